@@ -1,0 +1,170 @@
+#include "fsio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "opts.h"
+
+int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
+{
+	char rel[PV_PATH_MAX];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= sizeof(rel))
+		return pv_fail(e, ENAMETOOLONG, "path too long");
+	if (rel[0] != '/')
+		return pv_fail(e, EINVAL, "internal: relative path '%s'", rel);
+	len = snprintf(buf, n, "%s%s", pv_opt.root ? pv_opt.root : "", rel);
+	if (len < 0 || (size_t)len >= n)
+		return pv_fail(e, ENAMETOOLONG, "path too long: %s", rel);
+	return 0;
+}
+
+ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
+{
+	_cleanup_close_ int fd = -1;
+	size_t off = 0;
+
+	if (n == 0)
+		return pv_fail(e, EINVAL, "read %s: no buffer", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(e, errno, "open %s", path);
+	while (off < n - 1) {
+		ssize_t r = read(fd, buf + off, n - 1 - off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return pv_fail(e, errno, "read %s", path);
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	while (off > 0 && (buf[off - 1] == '\n' || buf[off - 1] == '\r'))
+		off--;
+	buf[off] = '\0';
+	return (ssize_t)off;
+}
+
+char *pv_slurp(const char *path, size_t *len, struct pv_err *e)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t cap = 4096, off = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pv_fail(e, errno, "open %s", path);
+		return NULL;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		pv_fail(e, ENOMEM, "read %s", path);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (off + 1 >= cap) {
+			char *nb;
+
+			if (cap >= (size_t)64 << 20) {
+				pv_fail(e, EFBIG, "read %s", path);
+				return NULL;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				pv_fail(e, ENOMEM, "read %s", path);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + off, cap - 1 - off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			pv_fail(e, errno, "read %s", path);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	buf[off] = '\0';
+	if (len)
+		*len = off;
+	return pv_steal(buf);
+}
+
+int pv_write_file(const char *path, const char *val, struct pv_err *e)
+{
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(val);
+	ssize_t w;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(e, errno, "open %s", path);
+	do
+		w = write(fd, val, len);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return pv_fail(e, errno, "write '%s' to %s", val, path);
+	if ((size_t)w != len)
+		return pv_fail(e, EIO, "short write of '%s' to %s", val, path);
+	return 0;
+}
+
+int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e)
+{
+	char target[PATH_MAX];
+	const char *base;
+	ssize_t r;
+
+	r = readlink(path, target, sizeof(target) - 1);
+	if (r < 0)
+		return pv_fail(e, errno, "readlink %s", path);
+	target[r] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strlen(base) >= n)
+		return pv_fail(e, ENAMETOOLONG, "readlink %s", path);
+	strcpy(buf, base);
+	return 0;
+}
+
+int pv_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+int pv_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || *s == '+' || (*s == '-' && min >= 0))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* File access under --root: every /sys, /proc, /etc, /run path goes through
+ * pv_path() so tests and dry runs can point pvepin at a captured host. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define PV_PATH_MAX 512
+
+/* Build "<root><path>" from a printf format whose result must start with '/'.
+ * Fails (ENAMETOOLONG) rather than truncating. */
+int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Read a whole small file (sysfs attribute) at an already-rooted path;
+ * trailing newlines are stripped. Returns its length or -1. */
+ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e);
+
+/* Read a file of any size into a malloc'd, NUL-terminated buffer. */
+char *pv_slurp(const char *path, size_t *len, struct pv_err *e);
+
+/* Write val to an already-rooted attribute path with one write(2), as sysfs
+ * wants. Partial writes and every errno are errors. */
+int pv_write_file(const char *path, const char *val, struct pv_err *e);
+
+/* Basename of a symlink's target ("vfio-pci" for .../driver). Returns 0,
+ * or -1 with e->errnum == ENOENT when the link does not exist. */
+int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e);
+
+/* 1 if the rooted path exists, 0 if not. */
+int pv_exists(const char *path);
+
+/* Parse a whole decimal string into a long in [min, max]. */
+int pv_parse_long(const char *s, long min, long max, long *out);

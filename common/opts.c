@@ -1,0 +1,3 @@
+#include "opts.h"
+
+struct pv_opts pv_opt = { .root = "" };

@@ -1,0 +1,25 @@
+/* PVE resource mappings (/etc/pve/mapping/pci.cfg): hostpciN: mapping=NAME
+ * names a cluster-wide device whose address differs per node. */
+#pragma once
+#include <stddef.h>
+
+#include "../common/err.h"
+#include "bdf.h"
+#include "vmconf.h"
+
+/* Find mapping `name` in pci.cfg text (cfgname is used in error messages)
+ * and fill out[0..*n) with the functions of its `map` line for `node`.
+ * A mapping may list several devices for one node (PVE then takes the first
+ * one not in use); pvepin cannot know which is free before the start, so it
+ * takes the first. */
+int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *name,
+			   const char *node, struct pv_bdf *out, int max, int *n,
+			   struct pv_err *e);
+
+/* This host's PVE node name: the short name in <root>/etc/hostname, else
+ * uname's nodename. */
+int pv_nodename(char *buf, size_t n, struct pv_err *e);
+
+/* Resolve every hostpciN with mapping= through <root>/etc/pve/mapping/pci.cfg
+ * into its bdf[] list. A no-op when no hostpci uses a mapping. */
+int pv_pcimap_resolve(struct pv_vmconf *c, struct pv_err *e);

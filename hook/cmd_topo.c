@@ -1,0 +1,157 @@
+/* pvepin topo [--json]: the host as pvepin sees it. */
+#include <stdio.h>
+
+#include "../common/json.h"
+#include "../common/opts.h"
+#include "../conf/cpulist.h"
+#include "../pinner/topo.h"
+#include "cmd.h"
+
+static const char *cpus(char *b, size_t n, hwloc_const_bitmap_t s)
+{
+	if (pv_cpulist_format(b, n, s) < 0)
+		snprintf(b, n, "?");
+	return b;
+}
+
+static void print_core_list(const struct pv_topo *t, int l3)
+{
+	int col = 6;
+
+	printf("      cores:");
+	for (int c = 0; c < t->ncore; c++) {
+		char w[64];
+		int len = 0;
+
+		if (t->core[c].l3 != l3)
+			continue;
+		for (int k = 0; k < t->core[c].npu; k++)
+			len += snprintf(w + len, sizeof(w) - (size_t)len, "%s%u", k ? "+" : "",
+					t->core[c].pu[k]);
+		if (col + len + 1 > 96) {
+			printf("\n            ");
+			col = 12;
+		}
+		printf(" %s", w);
+		col += len + 1;
+	}
+	printf("\n");
+}
+
+static void print_node(const struct pv_topo *t, const struct pv_node *n)
+{
+	char b[PV_MAX_CPUS * 2];
+
+	printf("node %u: %.1f GiB, CPUs %s", n->os, (double)n->mem_bytes / (1 << 30),
+	       cpus(b, sizeof(b), n->cpuset));
+	if (n->hp1g_total >= 0)
+		printf(", 1G pages %ld (free %ld), 2M pages %ld (free %ld)", n->hp1g_total,
+		       n->hp1g_free, n->hp2m_total, n->hp2m_free);
+	printf("\n");
+	for (int i = 0; i < t->nl3; i++) {
+		const struct pv_l3 *l = &t->l3[i];
+
+		if (l->node != (int)n->os)
+			continue;
+		printf("  L3 #%d: %llu MiB, %d cores, CPUs %s%s\n", i, l->size >> 20, l->ncores,
+		       cpus(b, sizeof(b), l->cpuset), t->nkinds > 1 ? (l->kind ? "  (efficiency kind)" : "  (performance kind)") : "");
+		print_core_list(t, i);
+	}
+}
+
+static void print_pci(const struct pv_topo *t)
+{
+	printf("PCI devices (GPU, audio, USB, NVMe, NIC):\n");
+	for (int i = 0; i < t->npci; i++) {
+		const struct pv_pcidev *d = &t->pci[i];
+
+		if (d->kind == PV_PCI_OTHER || d->kind == PV_PCI_BRIDGE || d->kind == PV_PCI_STORAGE)
+			continue;
+		printf("  %s  %-5s node %-2d IOMMU group %-3d driver %-14s %s%s\n", d->bdf,
+		       pv_pci_kind_name(d->kind), d->node, d->iommu_group,
+		       d->driver[0] ? d->driver : "-", d->name, d->boot_vga ? " [boot VGA]" : "");
+	}
+}
+
+static void print_text(const struct pv_topo *t)
+{
+	int smt = t->ncore ? t->npu / t->ncore : 1;
+
+	printf("%s: %d NUMA node(s), %d L3 domain(s), %d cores, %d CPUs%s\n",
+	       t->cpu_model[0] ? t->cpu_model : "host", t->nnode, t->nl3, t->ncore, t->npu,
+	       smt > 1 ? " (SMT)" : "");
+	for (int i = 0; i < t->nnode; i++)
+		print_node(t, &t->node[i]);
+	if (t->nnode > 1) {
+		printf("node distances:");
+		for (int a = 0; a < t->nnode; a++) {
+			printf("\n  %u:", t->node[a].os);
+			for (int b = 0; b < t->nnode; b++)
+				printf(" %3u", pv_topo_distance(t, (int)t->node[a].os, (int)t->node[b].os));
+		}
+		printf("\n");
+	}
+	print_pci(t);
+	if (t->niommu_groups == 0)
+		printf("IOMMU: off (no /sys/kernel/iommu_groups): passthrough is not possible\n");
+	else if (t->niommu_groups > 0)
+		printf("IOMMU: %d groups\n", t->niommu_groups);
+}
+
+static void print_json(const struct pv_topo *t)
+{
+	char b[PV_MAX_CPUS * 2];
+
+	printf("{\"model\":");
+	pv_json_str(stdout, t->cpu_model);
+	printf(",\"nodes\":[");
+	for (int i = 0; i < t->nnode; i++)
+		printf("%s{\"node\":%u,\"memory\":%llu,\"cpus\":\"%s\",\"hp1g\":%ld,\"hp1g_free\":%ld}",
+		       i ? "," : "", t->node[i].os, t->node[i].mem_bytes,
+		       cpus(b, sizeof(b), t->node[i].cpuset), t->node[i].hp1g_total, t->node[i].hp1g_free);
+	printf("],\"l3\":[");
+	for (int i = 0; i < t->nl3; i++)
+		printf("%s{\"l3\":%d,\"size\":%llu,\"node\":%d,\"kind\":%d,\"cpus\":\"%s\"}", i ? "," : "",
+		       i, t->l3[i].size, t->l3[i].node, t->l3[i].kind, cpus(b, sizeof(b), t->l3[i].cpuset));
+	printf("],\"cores\":[");
+	for (int c = 0; c < t->ncore; c++) {
+		printf("%s{\"core\":%d,\"l3\":%d,\"node\":%d,\"pus\":[", c ? "," : "", c, t->core[c].l3,
+		       t->core[c].node);
+		for (int k = 0; k < t->core[c].npu; k++)
+			printf("%s%u", k ? "," : "", t->core[c].pu[k]);
+		printf("]}");
+	}
+	printf("],\"pci\":[");
+	for (int i = 0; i < t->npci; i++) {
+		const struct pv_pcidev *d = &t->pci[i];
+
+		printf("%s{\"bdf\":\"%s\",\"class\":\"0x%06x\",\"kind\":\"%s\",\"node\":%d,\"group\":%d,\"driver\":",
+		       i ? "," : "", d->bdf, d->class_id, pv_pci_kind_name(d->kind), d->node, d->iommu_group);
+		pv_json_str(stdout, d->driver);
+		printf(",\"boot_vga\":%s}", d->boot_vga ? "true" : "false");
+	}
+	printf("],\"iommu_groups\":%d}\n", t->niommu_groups);
+}
+
+int cmd_topo(int argc, char **argv)
+{
+	struct pv_topo t;
+	struct cmd_flags fl;
+	struct pv_err e = { 0 };
+
+	if (cmd_parse_flags("topo", argc, argv, &fl) < 0 || fl.pos || fl.pve) {
+		if (fl.pos || fl.pve)
+			fprintf(stderr, "pvepin topo: takes no argument but --json\n");
+		return 2;
+	}
+	if (pv_topo_load(&t, pv_opt.topology, &e) < 0) {
+		fprintf(stderr, "pvepin topo: %s\n", e.msg);
+		return 1;
+	}
+	if (pv_opt.json)
+		print_json(&t);
+	else
+		print_text(&t);
+	pv_topo_free(&t);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,122 @@
+/* irqtune: the IRQ side of pvepin, as the engine (hook/) calls it.
+ *
+ * Discovery reads /proc/interrupts and /sys/bus/pci/devices/<bdf>/msi_irqs;
+ * steering never writes anything itself: every /proc/irq/N/smp_affinity_list
+ * write goes through the engine's pv_attr_writer, which journals the old
+ * value first so restore is exact. irqbalance is told over its own socket.
+ * Every path is built with pv_path(), so --root works throughout.
+ */
+#pragma once
+#include <hwloc.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../common/err.h"
+#include "../conf/bdf.h"
+
+/* The engine's attribute writer: journal, then write (or only journal in
+ * --dry-run). path is already rooted. On failure it fills e, keeping the
+ * write's errno in e->errnum: irqtune tells refusals (EIO/EPERM on managed
+ * or per-CPU IRQs) from real failures by it. */
+typedef int (*pv_attr_writer)(void *ctx, const char *path, const char *val, struct pv_err *e);
+
+#define PV_IRQ_LIST_LEN 512     /* an smp_affinity_list value */
+#define PV_IRQ_MAX_DEV_IRQS 2048 /* MSI-X allows 2048 vectors per function */
+
+enum pv_irq_status {
+	PV_IRQ_STEERED,      /* written; effective_affinity_list read back */
+	PV_IRQ_UNCHANGED,    /* already had the wanted value: nothing written */
+	PV_IRQ_SKIP_MANAGED, /* the kernel refused (managed or per-CPU IRQ) */
+	PV_IRQ_SKIP_GONE,    /* the IRQ went away between discovery and write */
+	PV_IRQ_NONE_YET,     /* device has no IRQs yet (MSI-X comes with the guest driver) */
+	PV_IRQ_FAILED,
+};
+
+struct pv_irq_line {
+	int irq;                     /* -1: a device line (NONE_YET) or default_smp_affinity */
+	char bdf[PV_BDF_LEN];        /* device the IRQ belongs to; "" for others */
+	char action[48];             /* first action name in /proc/interrupts */
+	char old[PV_IRQ_LIST_LEN];   /* smp_affinity_list before */
+	char want[PV_IRQ_LIST_LEN];  /* value written (or that would be) */
+	char effective[PV_IRQ_LIST_LEN]; /* effective_affinity_list after, "" if absent */
+	bool pending;                /* effective not yet inside want (moves at next interrupt) */
+	enum pv_irq_status status;
+	int errnum;                  /* of the refused or failed write */
+	char why[160];               /* failure text */
+};
+
+/* What a steering call did, for status output and -v. */
+struct pv_irq_report {
+	int steered;
+	int unchanged;
+	int skipped_managed;
+	int skipped_gone;
+	int failed;
+	int nline;
+	int cap;
+	struct pv_irq_line *line;    /* malloc'd; pv_irq_report_free() */
+};
+
+void pv_irq_report_free(struct pv_irq_report *rep);
+const char *pv_irq_status_name(enum pv_irq_status s);
+/* One line per IRQ: "irq 77 0000:01:00.0 vfio-msix[0](...) 8-15 -> 40-47 (effective 40) steered". */
+void pv_irq_report_print(FILE *f, const struct pv_irq_report *rep);
+
+/* Every IRQ of one PCI function, sorted and unique: msi_irqs/* entries, the
+ * INTx `irq` attribute when /proc/interrupts shows the function using it,
+ * and lines whose action or MSI chip names the function (vfio-msix[N](bdf),
+ * vfio-msi[N](bdf), vfio-intx(bdf); PCI-MSIX-<bdf>; 6.1's PCI-MSI hwirq).
+ * n = 0 is not an error: MSI-X vectors exist only once a driver enables them. */
+int pv_irq_device_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_err *e);
+
+/* Steer every IRQ of the devices to irq_cpus (each IRQ gets the whole set;
+ * the kernel's vector allocator spreads the effective CPUs). Refused writes
+ * on managed/per-CPU IRQs are skips, not failures. Returns -1 when any write
+ * failed (rep says which), 0 otherwise. rep must be zeroed by the caller
+ * (or left from an earlier call: lines are appended). */
+int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_bitmap_t irq_cpus,
+			 pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e);
+
+/* Move every other IRQ off the VM's CPUs: each IRQ whose smp_affinity_list
+ * meets vm_cpus gets (current - vm_cpus), or host_cpus if that is empty.
+ * Skips IRQ 0 and 2, per-CPU IRQs, and IRQs owned by vfio (some VM's device:
+ * its owner steers it). Also takes vm_cpus out of
+ * /proc/irq/default_smp_affinity so IRQs allocated later start off them. */
+int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
+			pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e);
+
+/* irqbalance cooperation (DESIGN.md "Kernel facts"). get: *running says
+ * whether an irqbalance answers; buf gets its banned CPUs as a cpu list
+ * ("" for none). set: "settings cpus <list>", or NULL to hand the choice
+ * back to irqbalance (isolcpus/nohz_full/IRQBALANCE_BANNED_CPULIST).
+ * Not running: get returns 0 with *running = false; set returns 0 and does
+ * nothing. */
+int pv_irqbalance_get_banned(char *buf, size_t n, bool *running, struct pv_err *e);
+int pv_irqbalance_set_banned(const char *cpulist_or_NULL, struct pv_err *e);
+
+/* Banned CPUs alone do not stop irqbalance from moving the device's IRQs off
+ * the VM's CPUs (it places every unbanned IRQ on unbanned CPUs), so the
+ * steered IRQs are banned too: "settings ban irqs a b c" replaces the whole
+ * list (including --banirq ones), so read it first and send the union.
+ * n = 0 sends "NONE". Same not-running rules as above. */
+int pv_irqbalance_get_banned_irqs(int *irqs, int max, int *n, bool *running, struct pv_err *e);
+int pv_irqbalance_set_banned_irqs(const int *irqs, int n, struct pv_err *e);
+
+/* For the agent (runtime): which IRQs the devices have now, by readdir of
+ * their msi_irqs only (no /proc/interrupts: cheap enough to poll every
+ * second). known/nknown is the list the agent steered last time (sorted or
+ * not). Fills s->now (sorted, unique), s->fresh (in now, not in known: steer
+ * these, then ban them in irqbalance) and s->ngone (in known, no longer
+ * present: the guest disabled MSI-X; nothing to restore for them since the
+ * kernel frees the descriptors). The agent then replaces known with now.
+ * A device whose msi_irqs directory is absent (MSI off) contributes nothing. */
+struct pv_irq_scan {
+	int now[PV_IRQ_MAX_DEV_IRQS];
+	int nnow;
+	int fresh[PV_IRQ_MAX_DEV_IRQS];
+	int nfresh;
+	int ngone;
+};
+int pv_irq_scan_device_changes(const char (*bdfs)[PV_BDF_LEN], int nbdf, const int *known,
+			       int nknown, struct pv_irq_scan *s, struct pv_err *e);

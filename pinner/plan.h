@@ -1,0 +1,126 @@
+/* The plan: what pvepin will do for one VM. Made by a pure function of
+ * (topology, policy, VM config, other VMs' claims); executed only by hook/. */
+#pragma once
+#include <hwloc.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../common/err.h"
+#include "../conf/policy.h"
+#include "../conf/vmconf.h"
+#include "topo.h"
+
+#define PV_MAX_DEVS 64
+#define PV_MAX_WARN 32
+#define PV_MAX_NODES 64
+#define PV_MAX_ACTIONS 512
+
+/* CPUs, nodes and devices already held by other running VMs. */
+struct pv_claims {
+	hwloc_bitmap_t cpus;              /* exclusive PUs of other VMs (may be NULL) */
+	char devs[PV_MAX_DEVS][PV_BDF_LEN];
+	int devs_vmid[PV_MAX_DEVS];
+	int ndevs;
+};
+
+struct pv_plan_vcpu {
+	int vcpu;
+	unsigned pu;
+	int core; /* index into topo.core */
+	int l3;   /* index into topo.l3 */
+	int node; /* Linux node */
+};
+
+struct pv_plan_pages {
+	int node;
+	long count;
+};
+
+struct pv_plan_dev {
+	char bdf[PV_BDF_LEN];
+	int group;            /* IOMMU group, -1 unknown */
+	char driver[64];      /* current (host) driver, "" unknown/none */
+	char target[16];      /* "vfio-pci" */
+	bool listed;          /* named by the VM config (false: other member of its group) */
+};
+
+struct pv_plan_gnuma {
+	hwloc_bitmap_t cpus;  /* guest vCPU numbers */
+	int hostnode;
+	long memory_mb;
+};
+
+/* The closed set of host changes (DESIGN.md "Architecture"). */
+enum pv_act_kind {
+	PV_ACT_VFIO_BIND,   /* target=bdf: driver_override+unbind+drivers_probe */
+	PV_ACT_HUGEPAGES,   /* node, count (pages wanted for this VM), size_kb */
+	PV_ACT_CPUSET,      /* target=cgroup/unit, value=cpu list */
+	PV_ACT_GOVERNOR,    /* target=cpu list, value=governor */
+	PV_ACT_PIN_VCPU,    /* vcpu -> pu */
+	PV_ACT_PIN_OTHER,   /* emulator/IO threads -> value cpu list */
+	PV_ACT_IRQ_STEER,   /* target=bdf, value=cpu list */
+	PV_ACT_IRQBALANCE,  /* value=banned cpu list */
+};
+
+enum pv_phase { PV_PRE_START = 0, PV_POST_START, PV_PRE_STOP, PV_POST_STOP };
+
+struct pv_action {
+	enum pv_act_kind kind;
+	enum pv_phase phase;
+	char target[64];
+	char value[1024];
+	int node;
+	long count;
+	long size_kb;
+	int vcpu;
+	unsigned pu;
+};
+
+struct pv_plan {
+	int vmid;
+	enum pv_mode mode;
+	int nvcpu;
+	struct pv_plan_vcpu *vcpus;
+	hwloc_bitmap_t vcpu_cpus;   /* PUs of the vCPUs */
+	hwloc_bitmap_t vm_cpus;     /* every PU of the cores the VM holds (vCPUs + emulator) */
+	hwloc_bitmap_t emulator;
+	hwloc_bitmap_t irq_cpus;
+	hwloc_bitmap_t host_cpus;   /* where host housekeeping goes */
+	hwloc_bitmap_t mem_nodes;   /* nodes the VM's memory is bound to */
+	long hp_kb;                 /* 0 = no hugepages */
+	struct pv_plan_pages pages[PV_MAX_NODES];
+	int npages;
+	struct pv_plan_dev dev[PV_MAX_DEVS];
+	int ndev;
+	char gpu[PV_BDF_LEN];       /* the GPU the placement follows, "" if none */
+	/* what the VM config should say to match */
+	char smp[128];
+	struct pv_plan_gnuma gnuma[PV_MAX_NODES];
+	int ngnuma;
+	struct pv_action act[PV_MAX_ACTIONS];
+	int nact;
+	char warn[PV_MAX_WARN][256];
+	int nwarn;
+	/* Safety refusals (DESIGN.md "Safety rules"): pre-start refuses to
+	 * run while any is set, unless --force. */
+	char refuse[PV_MAX_WARN][256];
+	int nrefuse;
+};
+
+/* Append a warning / refusal (printf-style); silently capped. */
+void pv_plan_warn(struct pv_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pv_plan_refuse(struct pv_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
+		 const struct pv_vmconf *vc, const struct pv_claims *claims,
+		 struct pv_plan *p, struct pv_err *e);
+void pv_plan_free(struct pv_plan *p);
+
+/* Emit DESIGN.md's stable `plan --json` document. */
+int pv_plan_json(FILE *f, const struct pv_plan *p, const struct pv_topo *t);
+/* Human text and the matching `qm set` lines. */
+void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t);
+void pv_plan_print_pve(FILE *f, const struct pv_plan *p);
+
+const char *pv_phase_name(enum pv_phase ph);
+const char *pv_act_name(enum pv_act_kind k);

@@ -1,0 +1,172 @@
+/* Memory: hugepage size, the nodes the VM's memory is bound to (those of
+ * its vCPUs), pages per node, and the guest NUMA layout that matches. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plan_internal.h"
+
+static long hugepage_kb(const struct pv_topo *t, const struct pv_policy *pol,
+			const struct pv_vmconf *vc)
+{
+	switch (pol->hugepages) {
+	case PV_HP_1G:
+		return 1048576;
+	case PV_HP_2M:
+		return 2048;
+	case PV_HP_OFF:
+		return 0;
+	case PV_HP_AUTO:
+		break;
+	}
+	if (vc->hugepages_kb >= 0)
+		return vc->hugepages_kb;
+	/* "any": PVE picks 1G when the memory is a multiple of it. */
+	return t->pdpe1gb && vc->memory_mb % 1024 == 0 ? 1048576 : 2048;
+}
+
+/* vCPUs per host node, in node order; the weights memory is split by. */
+static int node_weights(const struct pv_plan *p, const struct pv_policy *pol, int *node,
+			long *w)
+{
+	int n = 0;
+
+	if (pol->nodes) {
+		int x;
+
+		hwloc_bitmap_foreach_begin(x, pol->nodes) {
+			if (n < PV_MAX_NODES) {
+				node[n] = x;
+				w[n++] = 1;
+			}
+		}
+		hwloc_bitmap_foreach_end();
+		return n;
+	}
+	for (int i = 0; i < p->nvcpu; i++) {
+		int k;
+
+		for (k = 0; k < n && node[k] != p->vcpus[i].node; k++)
+			;
+		if (k == n) {
+			if (n >= PV_MAX_NODES)
+				continue;
+			node[n] = p->vcpus[i].node;
+			w[n++] = 0;
+		}
+		w[k]++;
+	}
+	return n;
+}
+
+/* Split total into n parts proportional to w (largest remainder). */
+static void split(long total, const long *w, int n, long *out)
+{
+	long wsum = 0, given = 0;
+	double rem[PV_MAX_NODES];
+
+	for (int i = 0; i < n; i++)
+		wsum += w[i];
+	for (int i = 0; i < n; i++) {
+		out[i] = wsum ? total * w[i] / wsum : 0;
+		rem[i] = wsum ? (double)(total * w[i] % wsum) : 0;
+		given += out[i];
+	}
+	while (given < total && n > 0) {
+		int best = 0;
+
+		for (int i = 1; i < n; i++)
+			if (rem[i] > rem[best])
+				best = i;
+		out[best]++;
+		rem[best] = -1;
+		given++;
+	}
+}
+
+int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
+		   const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+{
+	int node[PV_MAX_NODES];
+	long w[PV_MAX_NODES], cnt[PV_MAX_NODES];
+	int n = node_weights(p, pol, node, w);
+	long total;
+
+	for (int i = 0; i < n; i++)
+		if (node[i] >= 0)
+			hwloc_bitmap_set(p->mem_nodes, (unsigned)node[i]);
+	p->hp_kb = hugepage_kb(t, pol, vc);
+	if (!p->hp_kb)
+		return 0;
+	if (p->hp_kb == 1048576 && !t->pdpe1gb)
+		return pv_fail(e, 0, "VM %d wants 1 GiB hugepages but this CPU has no pdpe1gb flag: "
+			       "use hugepages: 2 in the VM config", vc->vmid);
+	if ((vc->memory_mb * 1024) % p->hp_kb)
+		return pv_fail(e, 0, "VM %d: memory %ld MiB is not a multiple of the %ld MiB hugepage "
+			       "size: round memory to a multiple of it", vc->vmid, vc->memory_mb,
+			       p->hp_kb / 1024);
+	total = vc->memory_mb * 1024 / p->hp_kb;
+	split(total, w, n, cnt);
+	for (int i = 0; i < n; i++) {
+		int k = p->npages;
+
+		if (!cnt[i] || node[i] < 0)
+			continue;
+		/* kept in ascending node order */
+		while (k > 0 && p->pages[k - 1].node > node[i]) {
+			p->pages[k] = p->pages[k - 1];
+			k--;
+		}
+		p->pages[k].node = node[i];
+		p->pages[k].count = cnt[i];
+		p->npages++;
+	}
+	return 0;
+}
+
+static int guest_smp(const struct pv_topo *t, struct pv_plan *p)
+{
+	bool pairs = p->nvcpu >= 2 && p->nvcpu % 2 == 0;
+
+	for (int i = 0; pairs && i + 1 < p->nvcpu; i += 2)
+		pairs = p->vcpus[i].core == p->vcpus[i + 1].core;
+	snprintf(p->smp, sizeof(p->smp), "%d,cores=%d,threads=%d,sockets=1", p->nvcpu,
+		 pairs ? p->nvcpu / 2 : p->nvcpu, pairs ? 2 : 1);
+	return 0;
+}
+
+/* One guest node per host node the vCPUs use, in vCPU order, with the
+ * memory that node's hugepages (or share of vCPUs) give it. */
+int pv_plan_guest(const struct pv_topo *t, const struct pv_vmconf *vc, struct pv_plan *p,
+		  struct pv_err *e)
+{
+	int node[PV_MAX_NODES];
+	long w[PV_MAX_NODES], mem[PV_MAX_NODES];
+	struct pv_policy none = { 0 };
+	int n;
+
+	guest_smp(t, p);
+	n = node_weights(p, &none, node, w);
+	split(vc->memory_mb, w, n, mem);
+	for (int i = 0; i < n; i++) {
+		struct pv_plan_gnuma *g = &p->gnuma[p->ngnuma];
+
+		if (node[i] < 0)
+			continue;
+		g->cpus = hwloc_bitmap_alloc();
+		if (!g->cpus)
+			return pv_fail(e, ENOMEM, "plan");
+		p->ngnuma++;
+		g->hostnode = node[i];
+		g->memory_mb = mem[i];
+		for (int k = 0; k < p->npages; k++)
+			if (p->pages[k].node == node[i])
+				g->memory_mb = p->pages[k].count * p->hp_kb / 1024;
+		for (int v = 0; v < p->nvcpu; v++)
+			if (p->vcpus[v].node == node[i])
+				hwloc_bitmap_set(g->cpus, (unsigned)v);
+	}
+	if (!hwloc_bitmap_isincluded(p->mem_nodes, hwloc_topology_get_topology_nodeset(t->h)))
+		pv_plan_warn(p, "policy nodes name a node this host does not have");
+	return 0;
+}

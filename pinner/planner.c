@@ -1,0 +1,419 @@
+/* The planner: a pure function of (topology, policy, VM config, claims).
+ * Placement rules come from the seed guide's benchmark runs (DESIGN.md
+ * "The planner"). Devices, memory and actions are in plan_*.c. */
+#include "plan.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/cleanup.h"
+#include "plan_internal.h"
+
+void pv_plan_warn(struct pv_plan *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->nwarn >= PV_MAX_WARN)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->warn[p->nwarn++], sizeof(p->warn[0]), fmt, ap);
+	va_end(ap);
+}
+
+void pv_plan_refuse(struct pv_plan *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->nrefuse >= PV_MAX_WARN)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->refuse[p->nrefuse++], sizeof(p->refuse[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* A core can hold this VM if no other VM holds any of its PUs and it is of
+ * the kind the guest uses (kinds are never mixed within a guest). */
+static bool core_usable(const struct pv_topo *t, const struct pv_claims *c, int ci, int kind)
+{
+	const struct pv_core *co = &t->core[ci];
+
+	if (co->kind != kind)
+		return false;
+	for (int i = 0; c && c->cpus && i < co->npu; i++)
+		if (hwloc_bitmap_isset(c->cpus, co->pu[i]))
+			return false;
+	return true;
+}
+
+static int best_kind(const struct pv_topo *t, const struct pv_claims *c)
+{
+	int best = 1 << 30;
+
+	for (int i = 0; i < t->ncore; i++)
+		if (t->core[i].kind < best && core_usable(t, c, i, t->core[i].kind))
+			best = t->core[i].kind;
+	return best;
+}
+
+struct rank_ctx {
+	const struct pv_topo *t;
+	hwloc_bitmap_t gpu_nodes; /* nodes local to the GPU; empty = no locality */
+	hwloc_const_bitmap_t gpu_loc;
+	bool asym;
+	enum pv_prefer prefer;
+};
+
+static unsigned gpu_distance(const struct rank_ctx *r, int node)
+{
+	unsigned best = ~0u;
+	int g;
+
+	if (hwloc_bitmap_iszero(r->gpu_nodes))
+		return 0;
+	hwloc_bitmap_foreach_begin(g, r->gpu_nodes) {
+		unsigned d = pv_topo_distance(r->t, g, node);
+
+		if (d < best)
+			best = d;
+	}
+	hwloc_bitmap_foreach_end();
+	return best;
+}
+
+/* Order: GPU-local first, then the preferred L3 size on asymmetric parts,
+ * then NUMA distance to the GPU, then hwloc's logical order. */
+static int rank_cmp(const struct rank_ctx *r, int a, int b)
+{
+	const struct pv_l3 *la = &r->t->l3[a], *lb = &r->t->l3[b];
+	bool loc_a = r->gpu_loc && hwloc_bitmap_intersects(la->cpuset, r->gpu_loc);
+	bool loc_b = r->gpu_loc && hwloc_bitmap_intersects(lb->cpuset, r->gpu_loc);
+	unsigned da, db;
+
+	if (loc_a != loc_b)
+		return loc_a ? -1 : 1;
+	if (r->asym && la->size != lb->size) {
+		bool big_first = r->prefer == PV_PREFER_CACHE;
+
+		return (la->size > lb->size) == big_first ? -1 : 1;
+	}
+	da = gpu_distance(r, la->node);
+	db = gpu_distance(r, lb->node);
+	if (da != db)
+		return da < db ? -1 : 1;
+	return a < b ? -1 : (a > b);
+}
+
+static void rank_l3(const struct rank_ctx *r, int *order, int n)
+{
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && rank_cmp(r, order[j - 1], order[j]) > 0; j--) {
+			int tmp = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+}
+
+/* GPU locality counts only when it is narrower than the whole machine. */
+static void gpu_locality(const struct pv_topo *t, const struct pv_plan *p, struct rank_ctx *r)
+{
+	const struct pv_pcidev *g = p->gpu[0] ? pv_topo_pci(t, p->gpu) : NULL;
+	hwloc_const_bitmap_t all = hwloc_topology_get_topology_cpuset(t->h);
+
+	r->gpu_loc = NULL;
+	if (!g)
+		return;
+	if (g->locality && !hwloc_bitmap_isincluded(all, g->locality)) {
+		r->gpu_loc = g->locality;
+		for (int i = 0; i < t->nnode; i++)
+			if (hwloc_bitmap_intersects(t->node[i].cpuset, g->locality))
+				hwloc_bitmap_set(r->gpu_nodes, t->node[i].os);
+	} else if (g->node >= 0 && t->nnode > 1) {
+		hwloc_bitmap_set(r->gpu_nodes, (unsigned)g->node);
+		r->gpu_loc = pv_topo_node(t, (unsigned)g->node) ?
+				     pv_topo_node(t, (unsigned)g->node)->cpuset : NULL;
+	}
+}
+
+static bool l3_sizes_differ(const struct pv_topo *t, const struct pv_claims *c, int kind)
+{
+	unsigned long long first = 0;
+
+	for (int i = 0; i < t->ncore; i++) {
+		unsigned long long s = t->l3[t->core[i].l3].size;
+
+		if (!core_usable(t, c, i, kind))
+			continue;
+		if (!first)
+			first = s;
+		else if (s != first)
+			return true;
+	}
+	return false;
+}
+
+static int add_vcpu(struct pv_plan *p, const struct pv_topo *t, unsigned pu)
+{
+	const struct pv_pu *u = pv_topo_pu(t, pu);
+	struct pv_plan_vcpu *v = &p->vcpus[p->nvcpu];
+
+	v->vcpu = p->nvcpu++;
+	v->pu = pu;
+	v->core = u ? u->core : -1;
+	v->l3 = u ? u->l3 : -1;
+	v->node = u ? u->node : -1;
+	hwloc_bitmap_set(p->vcpu_cpus, pu);
+	return 0;
+}
+
+struct fill {
+	int need;
+	bool pairs;  /* SMT sibling pairs instead of primary threads */
+	int max_l3;  /* 0 = no limit */
+	int kind;
+	bool *core_used;
+	int l3_used;
+};
+
+/* Place vCPUs on the ranked L3 domains, core by core. */
+static void fill_l3s(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+		     const int *order, struct fill *f)
+{
+	for (int oi = 0; oi < t->nl3 && p->nvcpu < f->need; oi++) {
+		int l3 = order[oi];
+		bool took = false;
+
+		if (f->max_l3 && f->l3_used >= f->max_l3)
+			break;
+		for (int ci = 0; ci < t->ncore && p->nvcpu < f->need; ci++) {
+			const struct pv_core *co = &t->core[ci];
+
+			if (co->l3 != l3 || f->core_used[ci] || !core_usable(t, c, ci, f->kind))
+				continue;
+			f->core_used[ci] = took = true;
+			add_vcpu(p, t, co->pu[0]);
+			for (int k = 1; f->pairs && k < co->npu && p->nvcpu < f->need; k++)
+				add_vcpu(p, t, co->pu[k]);
+		}
+		if (took)
+			f->l3_used++;
+	}
+}
+
+static int capacity_error(const struct pv_plan *p, const struct fill *f, struct pv_err *e)
+{
+	if (f->max_l3)
+		return pv_fail(e, 0,
+			       "VM %d wants %d vCPUs but the %d L3 domain(s) pvepin may use hold only %d "
+			       "free %s: set max_l3 higher or smt = on in the policy, or give the VM fewer cores",
+			       p->vmid, f->need, f->max_l3, p->nvcpu,
+			       f->pairs ? "CPUs" : "cores (one vCPU per core)");
+	return pv_fail(e, 0,
+		       "VM %d wants %d vCPUs but only %d free CPUs of the fastest kind are left "
+		       "(other VMs hold the rest): give the VM fewer cores or use mode = manual",
+		       p->vmid, f->need, p->nvcpu);
+}
+
+static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
+		      const struct pv_claims *c, int need, bool *core_used, struct pv_err *e)
+{
+	struct rank_ctx r = { .t = t, .prefer = pol->prefer };
+	struct fill f = { .need = need, .core_used = core_used };
+	_cleanup_free_ int *order = calloc((size_t)t->nl3, sizeof(int));
+	_cleanup_bitmap_ hwloc_bitmap_t gn = hwloc_bitmap_alloc();
+
+	if (!order || !gn)
+		return pv_fail(e, ENOMEM, "plan");
+	f.kind = best_kind(t, c);
+	r.gpu_nodes = gn;
+	r.asym = l3_sizes_differ(t, c, f.kind);
+	gpu_locality(t, p, &r);
+	rank_l3(&r, order, t->nl3);
+	if (p->mode == PV_MODE_GAMING) {
+		f.pairs = pol->smt == PV_ON;
+		f.max_l3 = pol->max_l3;
+	} else {
+		f.pairs = pol->smt != PV_OFF;
+	}
+	fill_l3s(p, t, c, order, &f);
+	if (p->nvcpu < need)
+		return capacity_error(p, &f, e);
+	return 0;
+}
+
+static int place_manual(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
+			const struct pv_claims *c, bool *core_used, struct pv_err *e)
+{
+	for (int i = 0; i < pol->vcpus_n; i++) {
+		const struct pv_pu *u = pv_topo_pu(t, (unsigned)pol->vcpus_list[i]);
+
+		if (!u)
+			return pv_fail(e, 0, "policy vcpus: CPU %d does not exist on this host (see `pvepin topo`)",
+				       pol->vcpus_list[i]);
+		if (c && c->cpus && hwloc_bitmap_isset(c->cpus, u->os))
+			return pv_fail(e, 0, "policy vcpus: CPU %u is held by another running VM", u->os);
+		core_used[u->core] = true;
+		add_vcpu(p, t, u->os);
+	}
+	return 0;
+}
+
+/* A whole free core for emulator/IO threads, nearest the vCPUs first. */
+static int housekeeping_core(const struct pv_topo *t, const struct pv_claims *c,
+			     const struct pv_plan *p, const bool *core_used)
+{
+	int l3 = p->nvcpu ? p->vcpus[0].l3 : -1;
+	int best = -1;
+
+	for (int ci = 0; ci < t->ncore; ci++) {
+		if (core_used[ci] || !core_usable(t, c, ci, t->core[ci].kind))
+			continue;
+		if (t->core[ci].l3 == l3)
+			return ci;
+		if (best < 0 || (t->core[best].node != p->vcpus[0].node &&
+				 t->core[ci].node == p->vcpus[0].node))
+			best = ci;
+	}
+	return best;
+}
+
+static void place_emulator(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+			   bool *core_used)
+{
+	int hk;
+
+	/* Siblings of the vCPU cores share their L3 without taking a vCPU's
+	 * core: the guide's best runs put emulator and IRQs there. */
+	for (int ci = 0; ci < t->ncore; ci++)
+		for (int k = 0; core_used[ci] && k < t->core[ci].npu; k++)
+			if (!hwloc_bitmap_isset(p->vcpu_cpus, t->core[ci].pu[k]))
+				hwloc_bitmap_set(p->emulator, t->core[ci].pu[k]);
+	if (!hwloc_bitmap_iszero(p->emulator))
+		return;
+	hk = housekeeping_core(t, c, p, core_used);
+	if (hk < 0) {
+		pv_plan_warn(p, "no free core for emulator threads and IRQs: they share the vCPUs' CPUs");
+		return;
+	}
+	core_used[hk] = true;
+	for (int k = 0; k < t->core[hk].npu; k++)
+		hwloc_bitmap_set(p->emulator, t->core[hk].pu[k]);
+}
+
+static void place_host(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c)
+{
+	hwloc_bitmap_copy(p->host_cpus, hwloc_topology_get_topology_cpuset(t->h));
+	hwloc_bitmap_andnot(p->host_cpus, p->host_cpus, p->vm_cpus);
+	if (c && c->cpus)
+		hwloc_bitmap_andnot(p->host_cpus, p->host_cpus, c->cpus);
+	if (hwloc_bitmap_iszero(p->host_cpus)) {
+		pv_plan_warn(p, "the VM takes every CPU: host tasks cannot be moved off it "
+				"(leave at least one core to the host)");
+		hwloc_bitmap_copy(p->host_cpus, hwloc_topology_get_topology_cpuset(t->h));
+	}
+}
+
+static int alloc_plan(struct pv_plan *p, int need, struct pv_err *e)
+{
+	p->vcpus = calloc((size_t)need, sizeof(*p->vcpus));
+	p->vcpu_cpus = hwloc_bitmap_alloc();
+	p->vm_cpus = hwloc_bitmap_alloc();
+	p->emulator = hwloc_bitmap_alloc();
+	p->irq_cpus = hwloc_bitmap_alloc();
+	p->host_cpus = hwloc_bitmap_alloc();
+	p->mem_nodes = hwloc_bitmap_alloc();
+	if (!p->vcpus || !p->vcpu_cpus || !p->vm_cpus || !p->emulator || !p->irq_cpus ||
+	    !p->host_cpus || !p->mem_nodes)
+		return pv_fail(e, ENOMEM, "plan");
+	return 0;
+}
+
+static enum pv_mode pick_mode(const struct pv_policy *pol, const struct pv_plan *p)
+{
+	if (pol->vcpus_n > 0)
+		return PV_MODE_MANUAL;
+	if (pol->mode != PV_MODE_AUTO)
+		return pol->mode;
+	return p->gpu[0] ? PV_MODE_GAMING : PV_MODE_WORKSTATION;
+}
+
+static int vcpu_count(const struct pv_policy *pol, const struct pv_vmconf *vc, struct pv_err *e)
+{
+	int conf_n = pv_vmconf_nvcpus(vc);
+
+	if (pol->vcpus_n > 0) {
+		if (pol->vcpus_n != conf_n)
+			return pv_fail(e, 0, "policy vcpus lists %d CPUs but VM %d has %d vCPUs: "
+				       "list one CPU per vCPU", pol->vcpus_n, vc->vmid, conf_n);
+		return pol->vcpus_n;
+	}
+	if (pol->vcpus_count > 0 && pol->vcpus_count != conf_n)
+		return pv_fail(e, 0, "policy vcpus = %d but VM %d has %d vCPUs: make them agree",
+			       pol->vcpus_count, vc->vmid, conf_n);
+	if (conf_n <= 0 || conf_n > PV_MAX_CPUS)
+		return pv_fail(e, 0, "VM %d: bad vCPU count %d", vc->vmid, conf_n);
+	return conf_n;
+}
+
+static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
+		      const struct pv_claims *c, int need, struct pv_err *e)
+{
+	_cleanup_free_ bool *core_used = calloc((size_t)t->ncore, sizeof(bool));
+
+	if (!core_used)
+		return pv_fail(e, ENOMEM, "plan");
+	if (p->mode == PV_MODE_MANUAL ? place_manual(p, t, pol, c, core_used, e) < 0 :
+					place_auto(p, t, pol, c, need, core_used, e) < 0)
+		return -1;
+	place_emulator(p, t, c, core_used);
+	hwloc_bitmap_or(p->vm_cpus, p->vcpu_cpus, p->emulator);
+	if (pol->irq_cpus)
+		hwloc_bitmap_copy(p->irq_cpus, pol->irq_cpus);
+	else
+		hwloc_bitmap_copy(p->irq_cpus, hwloc_bitmap_iszero(p->emulator) ? p->vcpu_cpus : p->emulator);
+	place_host(p, t, c);
+	return 0;
+}
+
+int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
+		 const struct pv_vmconf *vc, const struct pv_claims *claims,
+		 struct pv_plan *p, struct pv_err *e)
+{
+	int need;
+
+	memset(p, 0, sizeof(*p));
+	p->vmid = vc->vmid;
+	need = vcpu_count(pol, vc, e);
+	if (need < 0 || alloc_plan(p, need, e) < 0 ||
+	    pv_plan_devices(t, pol, vc, claims, p, e) < 0)
+		goto fail;
+	p->mode = pick_mode(pol, p);
+	if (place_cpus(p, t, pol, claims, need, e) < 0 ||
+	    pv_plan_memory(t, pol, vc, p, e) < 0 ||
+	    pv_plan_guest(t, vc, p, e) < 0 ||
+	    pv_plan_actions(pol, p, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	pv_plan_free(p);
+	return -1;
+}
+
+void pv_plan_free(struct pv_plan *p)
+{
+	free(p->vcpus);
+	hwloc_bitmap_free(p->vcpu_cpus);
+	hwloc_bitmap_free(p->vm_cpus);
+	hwloc_bitmap_free(p->emulator);
+	hwloc_bitmap_free(p->irq_cpus);
+	hwloc_bitmap_free(p->host_cpus);
+	hwloc_bitmap_free(p->mem_nodes);
+	for (int i = 0; i < p->ngnuma; i++)
+		hwloc_bitmap_free(p->gnuma[i].cpus);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs every test: unit binaries, fixture scripts, and (unless VM=0) the
+# real-kernel VM suite. Each prints "NAME: P passed, F failed"; the total is
+# printed last in the same form.
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.." || exit 2
+P=0 F=0 broken=""
+tally() { # name, output file, exit code
+	line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
+	if [ -z "$line" ]; then
+		broken="$broken $1"; F=$((F + 1)); cat "$2"; return
+	fi
+	p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	P=$((P + p)); F=$((F + f))
+	if [ "$f" != 0 ] || [ "$3" != 0 ]; then
+		grep -E '^not ok' "$2"; [ "$f" = 0 ] && F=$((F + 1)) && broken="$broken $1(rc=$3)"
+	fi
+	echo "$line"
+}
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+for t in "$BUILD"/tests/unit/test_*; do
+	[ -x "$t" ] || continue
+	"$t" > "$out" 2>&1; tally "$t" "$out" $?
+done
+for t in tests/fixture/test_*.sh; do
+	[ -f "$t" ] || continue
+	PVEPIN=${PVEPIN:-./pvepin} BUILD=$BUILD sh "$t" > "$out" 2>&1; tally "$t" "$out" $?
+done
+if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
+	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?
+fi
+[ -n "$broken" ] && echo "broken:$broken"
+echo "total: $P passed, $F failed"
+[ "$F" = 0 ]
