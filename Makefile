@@ -56,16 +56,22 @@ asan:
 
 # libFuzzer targets (clang). FUZZ_SECONDS per target (default 300).
 FUZZ_SECONDS ?= 300
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
 fuzz-build: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# The parsers under fuzz need only common/ and conf/.
+FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard common/*.h conf/*.h)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
-bench: pvepin
-	sh bench/run.sh
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpvepin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
+
+bench: pvepin $(BUILD)/bench/bench_plan
+	BUILD=$(BUILD) sh bench/run.sh
 
 vmcheck: pvepin $(HELPER_BINS)
 	sh tests/vm/run.sh

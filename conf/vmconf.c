@@ -113,7 +113,7 @@ static int hostpci_fill(struct pv_hostpci *h, const struct pv_props *pr, struct 
 	if (host && parse_host_list(h, host, e) < 0)
 		return -1;
 	if (map && !valid_configid(map))
-		return pv_fail(e, 0, "bad mapping name '%.64s' (letters, digits, '_', '-'; starting with a letter)", map);
+		return pv_fail(e, 0, "bad mapping name '%.64s' (2 to 63 letters, digits, '_' or '-', starting with a letter)", map);
 	if (map)
 		strcpy(h->mapping, map);
 	if (opt_bool(pr, "pcie", &h->pcie, e) < 0 || opt_bool(pr, "x-vga", &h->xvga, e) < 0)

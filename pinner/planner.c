@@ -205,18 +205,23 @@ static void fill_l3s(struct pv_plan *p, const struct pv_topo *t, const struct pv
 	}
 }
 
-static int capacity_error(const struct pv_plan *p, const struct fill *f, struct pv_err *e)
+static int capacity_error(const struct pv_plan *p, const struct pv_claims *c,
+			  const struct fill *f, struct pv_err *e)
 {
-	if (f->max_l3)
+	bool claimed = c && c->cpus && !hwloc_bitmap_iszero(c->cpus);
+
+	if (f->max_l3 && f->l3_used >= f->max_l3)
 		return pv_fail(e, 0,
 			       "VM %d wants %d vCPUs but the %d L3 domain(s) pvepin may use hold only %d "
 			       "free %s: set max_l3 higher or smt = on in the policy, or give the VM fewer cores",
 			       p->vmid, f->need, f->max_l3, p->nvcpu,
 			       f->pairs ? "CPUs" : "cores (one vCPU per core)");
 	return pv_fail(e, 0,
-		       "VM %d wants %d vCPUs but only %d free CPUs of the fastest kind are left "
-		       "(other VMs hold the rest): give the VM fewer cores or use mode = manual",
-		       p->vmid, f->need, p->nvcpu);
+		       "VM %d wants %d vCPUs but only %d %s of the fastest kind are %s: "
+		       "give the VM fewer cores%s or use mode = manual",
+		       p->vmid, f->need, p->nvcpu, f->pairs ? "CPUs" : "cores",
+		       claimed ? "free (other VMs hold the rest)" : "there",
+		       f->pairs ? "" : ", set smt = on");
 }
 
 static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
@@ -242,7 +247,7 @@ static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct p
 	}
 	fill_l3s(p, t, c, order, &f);
 	if (p->nvcpu < need)
-		return capacity_error(p, &f, e);
+		return capacity_error(p, c, &f, e);
 	return 0;
 }
 
@@ -297,7 +302,8 @@ static void place_emulator(struct pv_plan *p, const struct pv_topo *t, const str
 		return;
 	hk = housekeeping_core(t, c, p, core_used);
 	if (hk < 0) {
-		pv_plan_warn(p, "no free core for emulator threads and IRQs: they share the vCPUs' CPUs");
+		pv_plan_warn(p, "no free core for emulator threads and IRQs: emulator threads share the "
+				"vCPUs' CPUs and device IRQs are not steered");
 		return;
 	}
 	core_used[hk] = true;
@@ -372,10 +378,12 @@ static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct p
 		return -1;
 	place_emulator(p, t, c, core_used);
 	hwloc_bitmap_or(p->vm_cpus, p->vcpu_cpus, p->emulator);
+	/* With no CPU beside the vCPUs, device IRQs stay where the kernel put
+	 * them rather than land on a vCPU's CPU. */
 	if (pol->irq_cpus)
 		hwloc_bitmap_copy(p->irq_cpus, pol->irq_cpus);
 	else
-		hwloc_bitmap_copy(p->irq_cpus, hwloc_bitmap_iszero(p->emulator) ? p->vcpu_cpus : p->emulator);
+		hwloc_bitmap_copy(p->irq_cpus, p->emulator);
 	place_host(p, t, c);
 	return 0;
 }

@@ -218,8 +218,56 @@ static void load_model(struct pv_topo *t)
 	hwloc_obj_t pkg = hwloc_get_next_obj_by_type(t->h, HWLOC_OBJ_PACKAGE, NULL);
 	const char *m = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : NULL;
 
+	if (!m)
+		m = hwloc_obj_get_info_by_name(hwloc_get_root_obj(t->h), "CPUModel");
+
 	if (m)
 		snprintf(t->cpu_model, sizeof(t->cpu_model), "%s", m);
+}
+
+static bool kinds_have_core_type(const struct pv_topo *t)
+{
+	for (int k = 0; k < t->nkinds; k++) {
+		struct hwloc_info_s *infos;
+		unsigned ninfos = 0;
+		int eff;
+
+		if (hwloc_cpukinds_get_info(t->h, (unsigned)k, NULL, &eff, &ninfos, &infos, 0) < 0)
+			continue;
+		for (unsigned i = 0; i < ninfos; i++)
+			if (!strcmp(infos[i].name, "CoreType"))
+				return true;
+	}
+	return false;
+}
+
+/* X3D parts: hwloc splits the two CCDs into kinds by max frequency only,
+ * though the cores are the same; what differs is the L3 (V-cache). When
+ * kinds are known only by frequency and follow unequal L3 sizes, they are
+ * one kind for pvepin and `prefer = cache|frequency` decides. */
+static void merge_frequency_kinds(struct pv_topo *t)
+{
+	bool sizes_differ = false;
+
+	if (t->nkinds <= 1 || kinds_have_core_type(t))
+		return;
+	for (int c = 0; c < t->ncore; c++) {
+		const struct pv_l3 *l = &t->l3[t->core[c].l3];
+
+		if (t->core[c].kind != l->kind)
+			return; /* a kind boundary inside an L3: a real hybrid part */
+		if (l->size != t->l3[0].size)
+			sizes_differ = true;
+	}
+	if (!sizes_differ)
+		return;
+	for (int i = 0; i < t->npu; i++)
+		t->pu[i].kind = 0;
+	for (int c = 0; c < t->ncore; c++)
+		t->core[c].kind = 0;
+	for (int i = 0; i < t->nl3; i++)
+		t->l3[i].kind = 0;
+	t->nkinds = 1;
 }
 
 int pv_topo_load(struct pv_topo *t, const char *xml_path, struct pv_err *e)
@@ -230,6 +278,7 @@ int pv_topo_load(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 	if (load_hwloc(t, xml_path, e) < 0 || load_nodes(t, e) < 0 ||
 	    load_cpus(t, e) < 0)
 		goto fail;
+	merge_frequency_kinds(t);
 	load_distances(t);
 	load_model(t);
 	if (pv_topo_load_pci(t, e) < 0)

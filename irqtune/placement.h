@@ -1,0 +1,70 @@
+/* What each IRQ's affinity should become. The value functions are pure; the
+ * plan builders also read the current smp_affinity_list under --root, so the
+ * journal gets the exact old value and unchanged IRQs are not written. */
+#pragma once
+#include <hwloc.h>
+#include <stdbool.h>
+
+#include "irqtune.h"
+#include "procinterrupts.h"
+
+enum pv_place_kind {
+	PV_PLACE_IRQ,       /* /proc/irq/<irq>/smp_affinity_list */
+	PV_PLACE_DEFAULT,   /* /proc/irq/default_smp_affinity (hex mask) */
+	PV_PLACE_NO_IRQS,   /* a device with no IRQs yet: report only */
+};
+
+struct pv_irq_place {
+	enum pv_place_kind kind;
+	int irq;
+	char bdf[PV_BDF_LEN];
+	char action[48];
+	char old[PV_IRQ_LIST_LEN];
+	char want[PV_IRQ_LIST_LEN];
+	bool unsteerable; /* known managed or per-CPU before any write */
+	bool gone;        /* /proc/irq/<irq> vanished while planning */
+};
+
+struct pv_irq_plan {
+	struct pv_irq_place *p; /* malloc'd */
+	int n;
+	int cap;
+};
+
+void pv_irq_plan_free(struct pv_irq_plan *pl);
+
+enum pv_irq_spread {
+	PV_IRQ_SPREAD_ALL = 0, /* every IRQ gets all of irq_cpus; the kernel picks the effective CPU */
+	PV_IRQ_SPREAD_ONE,     /* IRQ i gets the (i mod |irq_cpus|)-th CPU: fixed, predictable */
+};
+
+/* vals[i] for the i-th of n IRQs (in the caller's order). */
+int pv_irq_place_values(int n, hwloc_const_bitmap_t irq_cpus, enum pv_irq_spread mode,
+			char (*vals)[PV_IRQ_LIST_LEN], struct pv_err *e);
+
+/* Another IRQ's new affinity: cur - vm_cpus, or host_cpus when that leaves
+ * nothing. Returns 1 with out set when cur meets vm_cpus, 0 when the IRQ may
+ * stay as it is. */
+int pv_irq_place_other(hwloc_const_bitmap_t cur, hwloc_const_bitmap_t vm_cpus,
+		       hwloc_const_bitmap_t host_cpus, hwloc_bitmap_t out);
+
+/* Whether "others" steering may touch this line at all. */
+bool pv_irq_other_candidate(const struct pv_pi_line *l);
+
+/* The kernel's hex cpumask text ("ff,ffffff00": 32-bit words, high first),
+ * as in smp_affinity, default_smp_affinity and irqbalance's BANNED. */
+int pv_irq_mask_parse(const char *s, hwloc_bitmap_t set);
+/* Format with exactly `digits` hex digits (0: as few as needed), commas
+ * every 8 digits from the right, as the kernel prints a cpumask of that width.
+ * Fails if the set does not fit. */
+int pv_irq_mask_format(char *buf, size_t n, hwloc_const_bitmap_t set, int digits);
+
+/* Plan the device IRQs (one entry per IRQ, one NO_IRQS entry per device
+ * that has none). IRQs shared between the listed devices appear once. */
+int pv_irq_plan_devices(const struct pv_procint *pi, const char (*bdfs)[PV_BDF_LEN], int nbdf,
+			hwloc_const_bitmap_t irq_cpus, enum pv_irq_spread mode,
+			struct pv_irq_plan *pl, struct pv_err *e);
+
+/* Plan "other IRQs off the VM's CPUs", default_smp_affinity included. */
+int pv_irq_plan_others(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus,
+		       hwloc_const_bitmap_t host_cpus, struct pv_irq_plan *pl, struct pv_err *e);

@@ -1,0 +1,177 @@
+/* cpuset backend: systemd's AllowedCPUs= of the unit, set at runtime over
+ * D-Bus (SetUnitProperties), so systemd re-applies our value on
+ * daemon-reload instead of resetting it. */
+#include <errno.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "../common/cleanup.h"
+#include "../conf/cpulist.h"
+#include "cpuset.h"
+
+#define SD_DEST "org.freedesktop.systemd1"
+#define MASK_BYTES (PV_MAX_CPUS / 8)
+
+static const char *unit_of(const char *cg)
+{
+	const char *slash = strrchr(cg, '/');
+
+	return slash ? slash + 1 : cg;
+}
+
+static const char *iface_of(const char *unit)
+{
+	const char *dot = strrchr(unit, '.');
+
+	if (dot && !strcmp(dot, ".slice"))
+		return "org.freedesktop.systemd1.Slice";
+	if (dot && !strcmp(dot, ".scope"))
+		return "org.freedesktop.systemd1.Scope";
+	return "org.freedesktop.systemd1.Service";
+}
+
+static int bus_fail(struct pv_err *e, int r, const sd_bus_error *be, const char *what,
+		    const char *unit)
+{
+	if (be && sd_bus_error_is_set(be))
+		return pv_fail(e, 0, "systemd %s of %s: %s", what, unit, be->message);
+	return pv_fail(e, -r, "systemd %s of %s", what, unit);
+}
+
+/* systemd's byte array: bit (cpu % 8) of byte (cpu / 8). */
+static int list_to_mask(const char *cpus, unsigned char *mask, size_t *len, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	int last, cpu;
+
+	*len = 0;
+	if (!set)
+		return pv_fail(e, ENOMEM, "cpu mask");
+	if (!*cpus)
+		return 0;
+	if (pv_cpulist_parse(cpus, ',', PV_MAX_CPUS, set, e) < 0)
+		return -1;
+	last = hwloc_bitmap_last(set);
+	memset(mask, 0, MASK_BYTES);
+	hwloc_bitmap_foreach_begin(cpu, set)
+		mask[cpu / 8] |= (unsigned char)(1u << (cpu % 8));
+	hwloc_bitmap_foreach_end();
+	*len = (size_t)last / 8 + 1;
+	return 0;
+}
+
+static int mask_to_list(const unsigned char *mask, size_t len, char *buf, size_t n,
+			struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+
+	if (!set)
+		return pv_fail(e, ENOMEM, "cpu mask");
+	for (size_t i = 0; i < len && i < MASK_BYTES; i++)
+		for (int b = 0; b < 8; b++)
+			if (mask[i] & (1u << b))
+				hwloc_bitmap_set(set, (unsigned)(i * 8 + (size_t)b));
+	if (pv_cpulist_format(buf, n, set) < 0)
+		return pv_fail(e, E2BIG, "cpu list too long");
+	return 0;
+}
+
+static int sd_get(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	_cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+	_cleanup_free_ char *path = NULL;
+	const char *unit = unit_of(cg);
+	const void *mask;
+	size_t len;
+	int r;
+
+	if (!pv_cgroup_name_ok(cg))
+		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
+	if ((r = sd_bus_open_system(&bus)) < 0)
+		return pv_fail(e, -r, "connect to systemd");
+	if ((r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path)) < 0)
+		return pv_fail(e, -r, "unit path of %s", unit);
+	r = sd_bus_get_property(bus, SD_DEST, path, iface_of(unit), "AllowedCPUs", &be, &reply, "ay");
+	if (r < 0)
+		return bus_fail(e, r, &be, "AllowedCPUs", unit);
+	if ((r = sd_bus_message_read_array(reply, 'y', &mask, &len)) < 0)
+		return bus_fail(e, r, NULL, "AllowedCPUs", unit);
+	return mask_to_list(mask, len, buf, n, e);
+}
+
+static int set_property(sd_bus *bus, const char *unit, const unsigned char *mask, size_t len,
+			struct pv_err *e)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+	_cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, "/org/freedesktop/systemd1",
+					   "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "sb", unit, 1); /* runtime: gone at reboot */
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'a', "(sv)");
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'r', "sv");
+	if (r >= 0)
+		r = sd_bus_message_append(m, "s", "AllowedCPUs");
+	if (r >= 0)
+		r = sd_bus_message_open_container(m, 'v', "ay");
+	if (r >= 0)
+		r = sd_bus_message_append_array(m, 'y', mask, len);
+	for (int i = 0; i < 3 && r >= 0; i++)
+		r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return bus_fail(e, r, NULL, "SetUnitProperties message", unit);
+	if ((r = sd_bus_call(bus, m, 0, &be, &reply)) < 0)
+		return bus_fail(e, r, &be, "SetUnitProperties AllowedCPUs", unit);
+	return 0;
+}
+
+/* systemd applies cgroup settings from its event loop, after it answered. */
+static int wait_applied(const char *cg, const char *cpus, struct pv_err *e)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	char now[1024] = "";
+	/* "" on a populated cgroup is refused by the kernel (systemd only
+	 * logs it): no point waiting long for what cannot come */
+	int tries = *cpus ? 100 : 10;
+
+	for (int i = 0; i < tries; i++) {
+		if (pv_cgroup_cpus(cg, now, sizeof(now), e) < 0)
+			return -1;
+		if (pv_cpus_equal(now, cpus))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return pv_fail(e, 0, "systemd took AllowedCPUs=%s for %s but cpuset.cpus still reads '%s'",
+		       cpus, cg, now);
+}
+
+static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	unsigned char mask[MASK_BYTES];
+	size_t len;
+	int r;
+
+	if (!pv_cgroup_name_ok(cg))
+		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
+	if (list_to_mask(cpus, mask, &len, e) < 0)
+		return -1;
+	if ((r = sd_bus_open_system(&bus)) < 0)
+		return pv_fail(e, -r, "connect to systemd");
+	if (set_property(bus, unit_of(cg), mask, len, e) < 0)
+		return -1;
+	return wait_applied(cg, cpus, e);
+}
+
+const struct pv_cpuset_backend pv_cpuset_systemd = {
+	.name = "systemd",
+	.get = sd_get,
+	.set = sd_set,
+};
