@@ -124,7 +124,7 @@ static enum pv_irq_status apply_one(const struct pv_irq_place *p, pv_attr_writer
 		return PV_IRQ_UNCHANGED;
 	if (place_path(p, path, sizeof(path), &we) < 0 || w(ctx, path, p->want, &we) < 0) {
 		ln->errnum = we.errnum;
-		snprintf(ln->why, sizeof(ln->why), "%s", we.msg);
+		snprintf(ln->why, sizeof(ln->why), "%.*s", (int)sizeof(ln->why) - 1, we.msg);
 		if (we.errnum == ENOENT && p->kind == PV_PLACE_IRQ)
 			return PV_IRQ_SKIP_GONE;
 		if (p->kind == PV_PLACE_IRQ && pv_irq_refusal_is_skip(we.errnum, p->unsteerable))

@@ -6,6 +6,7 @@
 
 #include "../common/err.h"
 #include "../conf/bdf.h"
+#include "irqtune.h"
 #include "procinterrupts.h"
 
 /* Parse and re-format a BDF ("01:00.0" -> "0000:01:00.0") before any path use. */

@@ -63,7 +63,7 @@ const char *pv_irq_status_name(enum pv_irq_status s);
 /* One line per IRQ: "irq 77 0000:01:00.0 vfio-msix[0](...) 8-15 -> 40-47 (effective 40) steered". */
 void pv_irq_report_print(FILE *f, const struct pv_irq_report *rep);
 
-/* Every IRQ of one PCI function, sorted and unique: msi_irqs/* entries, the
+/* Every IRQ of one PCI function, sorted and unique: msi_irqs entries, the
  * INTx `irq` attribute when /proc/interrupts shows the function using it,
  * and lines whose action or MSI chip names the function (vfio-msix[N](bdf),
  * vfio-msi[N](bdf), vfio-intx(bdf); PCI-MSIX-<bdf>; 6.1's PCI-MSI hwirq).

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Runs each libFuzzer target (built by `make fuzz-build`) for $FUZZ_SECONDS
+# (default 300) on a scratch copy of its corpus, so the repository's
+# corpus only changes on request. Fails if any target crashes, leaks, hangs
+# or breaks one of its assertions; the input is kept in build-fuzz/artifacts/.
+#   FUZZ_TARGETS="policy bdf"  run only these
+#   FUZZ_MERGE=1               afterwards, minimize corpus + new finds back
+#                              into tests/fuzz/corpus/<target> (-merge=1)
+FUZZ_SECONDS=${FUZZ_SECONDS:-300}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"policy vmconf cpulist bdf pcimap"}
+cd "$(dirname "$0")/../.." || exit 2
+out=build-fuzz
+mkdir -p "$out/artifacts" "$out/logs" || exit 2
+failed=""
+for t in $FUZZ_TARGETS; do
+	bin=$out/fuzz_$t corpus=tests/fuzz/corpus/$t work=$out/work/$t log=$out/logs/$t.log
+	if [ ! -x "$bin" ]; then
+		echo "fuzz $t: $bin missing (run make fuzz-build)"; failed="$failed $t"; continue
+	fi
+	rm -rf "$work" && mkdir -p "$work" "$corpus" || exit 2
+	dict=""
+	[ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+	"$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" $dict \
+		"$work" "$corpus" > "$log" 2>&1
+	rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
+	if [ "$rc" != 0 ]; then
+		echo "fuzz $t: FAILED (rc=$rc) after ${execs:-?} runs; log $log"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -20
+		failed="$failed $t"
+		continue
+	fi
+	echo "fuzz $t: ok, ${execs:-?} runs in ${FUZZ_SECONDS}s, cov ${cov:-?}, $(ls "$work" | wc -l) new inputs"
+	if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+		rm -rf "$work.min" && mkdir -p "$work.min"
+		"$bin" -merge=1 -max_len=4096 "$work.min" "$corpus" "$work" >> "$log" 2>&1 || {
+			echo "fuzz $t: merge failed; log $log"; failed="$failed $t"; continue; }
+		rm -f "$corpus"/* && cp "$work.min"/* "$corpus"/
+		echo "fuzz $t: corpus now $(ls "$corpus" | wc -l) files"
+	fi
+done
+if [ -n "$failed" ]; then
+	echo "fuzz: failed:$failed"
+	exit 1
+fi
+echo "fuzz: all targets ok"
