@@ -7,6 +7,8 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-un
             $(shell pkg-config --cflags $(PKGS))
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread
 PREFIX   ?= /usr
+SYSCONFDIR ?= /etc
+MANDIR   ?= $(PREFIX)/share/man
 
 LIB_SRCS := $(wildcard common/*.c conf/*.c pinner/*.c irqtune/*.c) \
             $(filter-out hook/main.c,$(wildcard hook/*.c))
@@ -21,19 +23,19 @@ all: pvepin
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libpvepin.a: $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/pvepin: $(BUILD)/hook/main.o $(BUILD)/libpvepin.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 pvepin: $(BUILD)/pvepin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpvepin.a tests/unit/tap.h
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpvepin.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
 
@@ -56,13 +58,20 @@ asan:
 
 # libFuzzer targets (clang). FUZZ_SECONDS per target (default 300).
 FUZZ_SECONDS ?= 300
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
+FUZZ_BASE   := -std=c11 -D_GNU_SOURCE -O1 -g -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
+FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
+# The library is built once, instrumented, into an archive: each target links
+# only the objects it uses.
+FUZZ_OBJS   := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 fuzz-build: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-# The parsers under fuzz need only common/ and conf/.
-FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c)
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard common/*.h conf/*.h)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+build-fuzz/obj/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build-fuzz/libpvepin.a: $(FUZZ_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h build-fuzz/libpvepin.a
+	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libpvepin.a $(LDLIBS)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
@@ -81,8 +90,36 @@ demo:
 
 install: pvepin
 	install -D -m 0755 pvepin $(DESTDIR)$(PREFIX)/sbin/pvepin
+	install -D -m 0644 doc/pvepin.8 $(DESTDIR)$(MANDIR)/man8/pvepin.8
+	install -D -m 0644 doc/pvepin.ini.5 $(DESTDIR)$(MANDIR)/man5/pvepin.ini.5
+	install -D -m 0644 doc/bash-completion/pvepin $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvepin
+	install -D -m 0644 doc/example.ini $(DESTDIR)$(PREFIX)/share/doc/pvepin/examples/example.ini
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/pvepin
+
+# Debian package (debhelper 13) into $(BUILD)/deb/, built from a copy of the
+# tree so debhelper's clean step and work files never touch this one. The
+# tests are `make check`'s job: DEB_BUILD_OPTIONS= runs them in the build too.
+DEB_BUILD_OPTIONS ?= nocheck
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/pvepin
+	(git ls-files -co --exclude-standard 2>/dev/null || find . -path ./build -prune -o -type f -print) | \
+		tar -c --ignore-failed-read --warning=no-failed-read --verbatim-files-from -T - -f - | tar -x -C $(BUILD)/deb/pvepin
+	# a clean environment: no MAKEFLAGS (OPT=, -j, jobserver) of this make in the package build
+	cd $(BUILD)/deb/pvepin && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
+	@ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf build build-asan build-fuzz pvepin
 
-.PHONY: all pvepin unit helpers check asan fuzz fuzz-build bench vmcheck demo install clean
+# The README's picture: the seed host (7970X in NPS4) with gaming VM 100
+# placed, from the fixtures alone (an empty --root: no policy, ledger or
+# sysfs of this machine). A PNG too where rsvg-convert (librsvg2-bin) is.
+doc-images: pvepin
+	@mkdir -p doc/img $(BUILD)/docroot
+	./pvepin --root $(BUILD)/docroot --topology tests/fixtures/seed/tr7970x.xml \
+		--conf tests/fixtures/seed/100.conf plan 100 --svg doc/img/seed-7970x-vm100.svg > /dev/null
+	if command -v rsvg-convert > /dev/null; then \
+		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
+
+.PHONY: all pvepin unit helpers check asan fuzz fuzz-build bench vmcheck demo install deb clean doc-images

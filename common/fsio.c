@@ -116,7 +116,9 @@ int pv_write_file(const char *path, const char *val, struct pv_err *e)
 	size_t len = strlen(val);
 	ssize_t w;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* O_TRUNC: sysfs ignores it, and a plain file under --root (test trees,
+	 * captured hosts) then holds exactly the value, as an attribute would */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return pv_fail(e, errno, "open %s", path);
 	do

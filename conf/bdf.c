@@ -12,12 +12,11 @@ static int read_hex(const char **p, int digits, unsigned *out)
 	unsigned v = 0;
 
 	for (int i = 0; i < digits; i++) {
-		char c = (*p)[i];
+		int c = tolower((unsigned char)(*p)[i]);
 
-		if (!isxdigit((unsigned char)c))
+		if (!isxdigit(c))
 			return -1;
-		v = v * 16 + (unsigned)(isdigit((unsigned char)c) ? c - '0'
-								  : tolower((unsigned char)c) - 'a' + 10);
+		v = v * 16 + (unsigned)(isdigit(c) ? c - '0' : c - 'a' + 10);
 	}
 	*p += digits;
 	*out = v;

@@ -103,6 +103,8 @@ static void check_section_line(struct parse *ps, const char *l, size_t len)
 	char sec[64];
 	size_t i = 0, n;
 
+	if (ps->line == 1 && len >= 3 && !memcmp(l, "\xef\xbb\xbf", 3))
+		i = 3; /* inih skips a UTF-8 BOM */
 	while (i < len && (l[i] == ' ' || l[i] == '\t'))
 		i++;
 	if (i == len || l[i] != '[')
@@ -142,11 +144,20 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* '#' comments, and ';' without a space before it, which inih leaves in. */
+/* Inline comments: ';' or '#' at the start of the value or after a space
+ * (inih strips only " ;"). One glued to a value ("off#x", "a;b") stays in
+ * and makes the value invalid: an error, never a silently shortened list. */
+static bool comment_at(const char *v, size_t n)
+{
+	return (v[n] == ';' || v[n] == '#') && (n == 0 || isspace((unsigned char)v[n - 1]));
+}
+
 static void strip_comment(char *v)
 {
-	size_t n = strcspn(v, ";#");
+	size_t n = 0;
 
+	while (v[n] && !comment_at(v, n))
+		n++;
 	while (n > 0 && isspace((unsigned char)v[n - 1]))
 		n--;
 	v[n] = '\0';

@@ -22,6 +22,7 @@
 #include "qemuargs.h"
 
 #define MEMORY_MAX_MB (1L << 30) /* 1 PiB: only guards the arithmetic */
+#define PV_MAPPING_MAX sizeof(((struct pv_hostpci *)0)->mapping)
 
 static void bitmap_reset(hwloc_bitmap_t *b)
 {
@@ -46,7 +47,7 @@ static int valid_configid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 2 || n >= sizeof(((struct pv_hostpci *)0)->mapping) || !isalpha((unsigned char)s[0]))
+	if (n < 2 || n >= PV_MAPPING_MAX || !isalpha((unsigned char)s[0]))
 		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')

@@ -2,14 +2,19 @@
 
 #include <string.h>
 
-/* Until the ledger exists nothing is claimed; the engine fills this from
- * /run/pvepin/ledger (hook/ledger.c). */
+#include "ledger.h"
+
 int pv_claims_load(struct pv_claims *c, int self, struct pv_err *e)
 {
-	(void)self;
-	(void)e;
+	struct pv_ledger l;
+	int rc;
+
 	memset(c, 0, sizeof(*c));
-	return 0;
+	if (pv_ledger_load(&l, e) < 0)
+		return -1;
+	rc = pv_ledger_claims(&l, self, c, e);
+	pv_ledger_free(&l);
+	return rc;
 }
 
 void pv_claims_free(struct pv_claims *c)

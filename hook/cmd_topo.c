@@ -1,11 +1,15 @@
-/* pvepin topo [--json]: the host as pvepin sees it. */
+/* pvepin topo [--json] [--svg [FILE]] [--latency [FILE] [--seconds N]]:
+ * the host as pvepin sees it, drawn, and its measured core-to-core latency. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "../common/json.h"
 #include "../common/opts.h"
 #include "../conf/cpulist.h"
 #include "../pinner/topo.h"
 #include "cmd.h"
+#include "latency.h"
+#include "svg.h"
 
 static const char *cpus(char *b, size_t n, hwloc_const_bitmap_t s)
 {
@@ -133,25 +137,105 @@ static void print_json(const struct pv_topo *t)
 	printf("],\"iommu_groups\":%d}\n", t->niommu_groups);
 }
 
+static int measure(struct pv_lat *m, const struct pv_topo *t, const struct cmd_flags *fl)
+{
+	struct pv_err e = { 0 };
+
+	/* The matrix is of the CPUs this process runs on: a topology or root
+	 * of another host would label it wrongly. */
+	if (pv_opt.topology || (pv_opt.root && pv_opt.root[0])) {
+		fprintf(stderr, "pvepin topo: --latency measures this machine; it does not go with "
+				"--topology or --root (draw a saved one with --latency FILE)\n");
+		return -1;
+	}
+	if (pv_latency_measure(m, NULL, fl->seconds > 0 ? fl->seconds : 10, isatty(STDERR_FILENO), &e) < 0) {
+		fprintf(stderr, "pvepin topo: %s\n", e.msg);
+		return -1;
+	}
+	snprintf(m->model, sizeof(m->model), "%s", t->cpu_model);
+	if (m->n < 2 && pv_opt.json) /* the text output says it too */
+		fprintf(stderr, "pvepin topo: %d CPU%s to run on: no pair of CPUs, nothing to "
+				"measure\n", m->n, m->n == 1 ? "" : "s");
+	return 0;
+}
+
+static int load_latency(struct pv_lat *m, const struct cmd_flags *fl)
+{
+	struct pv_err e = { 0 };
+
+	if (pv_latency_load(m, fl->latency_file, &e) < 0) {
+		fprintf(stderr, "pvepin topo: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int draw(const struct pv_topo *t, const struct pv_lat *lat, const struct cmd_flags *fl)
+{
+	struct pv_svg s = { .t = t, .lat = lat, .caption = "pvepin topo" };
+	struct pv_err e = { 0 };
+
+	if (pv_svg_save(cmd_svg_stdout(fl) ? "-" : fl->svg_file, &s, &e) < 0) {
+		fprintf(stderr, "pvepin topo: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void print(const struct pv_topo *t, const struct pv_lat *lat, bool have_lat)
+{
+	if (have_lat && pv_opt.json)
+		pv_latency_json(stdout, lat);
+	else if (have_lat)
+		pv_latency_print(stdout, lat, t);
+	else if (pv_opt.json)
+		print_json(t);
+	else
+		print_text(t);
+}
+
+static int check_flags(int argc, char **argv, struct cmd_flags *fl)
+{
+	if (cmd_parse_flags_ex("topo", argc, argv, fl, CMD_F_SVG | CMD_F_LATENCY | CMD_F_SECONDS) < 0)
+		return -1;
+	if (fl->pos) {
+		fprintf(stderr, "pvepin topo: unexpected argument '%s'\n", fl->pos);
+		return -1;
+	}
+	if (cmd_svg_stdout(fl) && pv_opt.json) {
+		fprintf(stderr, "pvepin topo: --svg without a FILE and --json both want stdout\n");
+		return -1;
+	}
+	if (fl->seconds > 0 && (!fl->latency || fl->latency_file)) {
+		fprintf(stderr, "pvepin topo: --seconds goes with --latency (measuring)\n");
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_topo(int argc, char **argv)
 {
 	struct pv_topo t;
+	struct pv_lat lat = { 0 };
 	struct cmd_flags fl;
 	struct pv_err e = { 0 };
+	int rc = 1;
 
-	if (cmd_parse_flags("topo", argc, argv, &fl) < 0 || fl.pos || fl.pve) {
-		if (fl.pos || fl.pve)
-			fprintf(stderr, "pvepin topo: takes no argument but --json\n");
+	if (check_flags(argc, argv, &fl) < 0)
 		return 2;
-	}
 	if (pv_topo_load(&t, pv_opt.topology, &e) < 0) {
 		fprintf(stderr, "pvepin topo: %s\n", e.msg);
 		return 1;
 	}
-	if (pv_opt.json)
-		print_json(&t);
-	else
-		print_text(&t);
+	if (fl.latency && (fl.latency_file ? load_latency(&lat, &fl) : measure(&lat, &t, &fl)) < 0)
+		goto out;
+	if (fl.svg && draw(&t, fl.latency ? &lat : NULL, &fl) < 0)
+		goto out;
+	if (!cmd_svg_stdout(&fl))
+		print(&t, &lat, fl.latency);
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	pv_latency_free(&lat);
 	pv_topo_free(&t);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return rc;
 }

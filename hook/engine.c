@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ static const struct pv_step_ops *const ops[PV_STEP__N] = {
 	[PV_STEP_HUGEPAGES] = &pv_step_hugepages, [PV_STEP_AFFINITY] = &pv_step_affinity,
 	[PV_STEP_CPUSET] = &pv_step_cpuset,     [PV_STEP_CGCTL] = &pv_step_cgctl,
 	[PV_STEP_GOVERNOR] = &pv_step_attr,     [PV_STEP_IRQ] = &pv_step_attr,
+	[PV_STEP_IRQB] = &pv_step_irqb,
 };
 
 static long env_num(const char *name)
@@ -36,11 +38,20 @@ int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_l
 	en->fault_at = env_num("PVEPIN_FAULT_AT");
 	en->kill_at = env_num("PVEPIN_KILL_AT");
 	en->kill_undo_at = env_num("PVEPIN_KILL_UNDO_AT");
-	if (pv_opt.dry_run)
+	en->first_seq = LONG_MAX;
+	return 0;
+}
+
+/* The journal is opened at the first record: a phase with nothing to do
+ * leaves no file behind. */
+static int journal(struct pv_engine *en, struct pv_err *e)
+{
+	if (en->j.fd >= 0)
 		return 0;
-	if (pv_journal_open(&en->j, vmid, e) < 0)
+	if (pv_journal_open(&en->j, en->vmid, e) < 0)
 		return -1;
-	en->first_seq = en->j.next_seq;
+	if (en->first_seq == LONG_MAX)
+		en->first_seq = en->j.next_seq;
 	return 0;
 }
 
@@ -83,7 +94,8 @@ int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, str
 		printf("would %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target, r->old, r->nv);
 		return 0;
 	}
-	if (pv_journal_step(&en->j, en->phase, r->kind, r->target, r->old, r->nv, &r->seq, e) < 0)
+	if (journal(en, e) < 0 ||
+	    pv_journal_step(&en->j, en->phase, r->kind, r->target, r->old, r->nv, &r->seq, e) < 0)
 		return -1;
 	if (++en->nsteps == en->fault_at)
 		return pv_fail(e, 0, "fault injected at step %d (%s %s)", en->nsteps,
@@ -133,7 +145,7 @@ static void undo_one(struct pv_engine *en, const struct pv_jrec *r)
 	} else if (pv_opt.verbose) {
 		fprintf(stderr, "pvepin: %s %s: %s\n", pv_step_name(r->kind), r->target, note);
 	}
-	if (pv_journal_undone(&en->j, r->seq, note, &e) < 0) {
+	if (journal(en, &e) < 0 || pv_journal_undone(&en->j, r->seq, note, &e) < 0) {
 		en->nfailed++;
 		pv_err_print(&e);
 	}

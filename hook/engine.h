@@ -61,6 +61,12 @@ int pv_engine_affinity(struct pv_engine *en, pid_t pid, const struct pv_thread *
 int pv_engine_cpuset(struct pv_engine *en, const char *cg, const char *cpus, bool shared,
 		     struct pv_err *e);
 
+/* Add set to irqbalance's banned "cpus" or "irqs" (IRQ numbers as a
+ * list); restore takes out only what this step added. Nothing when no
+ * irqbalance runs. */
+int pv_engine_irqbalance(struct pv_engine *en, const char *what, hwloc_const_bitmap_t add,
+			 struct pv_err *e);
+
 /* Undo this run's steps, newest first. */
 int pv_engine_rollback(struct pv_engine *en, struct pv_err *e);
 /* Undo every step in the journal, newest first; when all are dealt with,

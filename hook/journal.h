@@ -27,6 +27,7 @@ enum pv_step_kind {
 	PV_STEP_CGCTL,    /* +cpuset in a cgroup's cgroup.subtree_control */
 	PV_STEP_GOVERNOR, /* cpufreq scaling_governor (an ATTR) */
 	PV_STEP_IRQ,      /* /proc/irq/N/smp_affinity_list (an ATTR; managed IRQs skipped) */
+	PV_STEP_IRQB,     /* irqbalance's banned CPUs or IRQs (its socket) */
 	PV_STEP__N
 };
 

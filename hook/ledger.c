@@ -9,6 +9,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fsio.h"
+#include "../common/opts.h"
 #include "../conf/cpulist.h"
 
 #define MAX_FIELDS 6
@@ -166,6 +167,8 @@ int pv_ledger_save(const struct pv_ledger *l, struct pv_err *e)
 	_cleanup_fclose_ FILE *f = NULL;
 	int fd;
 
+	if (pv_opt.dry_run) /* --dry-run writes nothing */
+		return 0;
 	if (pv_rundir(e) < 0 || ledger_path(path, sizeof(path), "ledger", e) < 0 ||
 	    ledger_path(tmp, sizeof(tmp), "ledger.tmp", e) < 0)
 		return -1;

@@ -1,5 +1,6 @@
 /* pvepin: the hookscript PVE runs (`pvepin <vmid> <phase>`) and the
  * commands people run (plan, check, status, topo, restore, ...). */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include "../common/opts.h"
 #include "../conf/bdf.h"
 #include "cmd.h"
+#include "cmd_install.h"
+#include "hookcmds.h"
 
 #ifndef PVEPIN_VERSION
 #define PVEPIN_VERSION "0.1.0"
@@ -25,6 +28,11 @@ static const char usage_text[] =
 	"  plan VMID [--json|--pve]    what pvepin would do for the VM; touches nothing\n"
 	"  check VMID [--json]         lint the VM config and policy against this host\n"
 	"                              (exit 0 clean, 1 warnings, 2 errors)\n"
+	"  status [VMID] [--json]      what is applied now for running VMs, and any drift\n"
+	"                              (exit 0 no drift, 1 drift, 2 error)\n"
+	"  restore VMID                undo everything recorded for the VM (crash recovery)\n"
+	"  install [--storage-dir DIR] [--force]    copy pvepin into a PVE snippets storage\n"
+	"  uninstall [--storage-dir DIR] [--force]  remove that copy (default DIR /var/lib/vz/snippets)\n"
 	"\n"
 	"Options (before the command):\n"
 	"  --root DIR        treat DIR as / for every /sys /proc /etc /run path\n"
@@ -47,6 +55,10 @@ static const struct command commands[] = {
 	{ "topo", cmd_topo },
 	{ "plan", cmd_plan },
 	{ "check", cmd_check },
+	{ "status", pv_cmd_status },
+	{ "restore", pv_cmd_restore },
+	{ "install", cmd_install },
+	{ "uninstall", cmd_uninstall },
 };
 
 static int parse_globals(int argc, char **argv)
@@ -118,6 +130,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i];
+	/* PVE runs the hookscript as `pvepin VMID PHASE` */
+	if (isdigit((unsigned char)cmd[0]))
+		return pv_cmd_phase(argc - i, argv + i);
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (!strcmp(cmd, commands[k].name)) {
 			optind = 1;

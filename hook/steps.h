@@ -19,6 +19,7 @@ extern const struct pv_step_ops pv_step_hugepages;
 extern const struct pv_step_ops pv_step_affinity;
 extern const struct pv_step_ops pv_step_cpuset;
 extern const struct pv_step_ops pv_step_cgctl;
+extern const struct pv_step_ops pv_step_irqb;
 
 /* Journal the step in r (kind, target, old, nv set) and run it. */
 int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e);

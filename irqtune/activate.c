@@ -54,7 +54,8 @@ void pv_irq_report_print(FILE *f, const struct pv_irq_report *rep)
 			fprintf(f, " %s", l->action);
 		fprintf(f, ": %s -> %s", l->old[0] ? l->old : "?", l->want);
 		if (l->effective[0])
-			fprintf(f, " (effective %s%s)", l->effective, l->pending ? ", moves at next interrupt" : "");
+			fprintf(f, " (effective %s%s)", l->effective,
+				l->pending ? ", moves at next interrupt" : "");
 		fprintf(f, " %s", pv_irq_status_name(l->status));
 		if (l->status == PV_IRQ_FAILED || l->status == PV_IRQ_SKIP_MANAGED)
 			fprintf(f, ": %s", l->why);
@@ -184,8 +185,9 @@ int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ctx,
 		}
 	}
 	if (nfail)
-		return pv_fail(e, first_fail->errnum, "%d of %d IRQ affinity writes failed; first: %s",
-			       nfail, pl->n, first_fail->why);
+		return pv_fail(e, first_fail->errnum,
+			       "%d of %d IRQ affinity writes failed; first: %s", nfail, pl->n,
+			       first_fail->why);
 	return 0;
 }
 

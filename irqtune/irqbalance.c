@@ -56,8 +56,9 @@ static int use_socket_file(struct pv_irqb *ib, const char *dir, const char *name
 	int len = snprintf(ib->path, sizeof(ib->path), "%s/%s", dir, name);
 
 	if (len < 0 || (size_t)len >= sizeof(ib->path))
-		return pv_fail(e, ENAMETOOLONG, "irqbalance socket %s/%s: longer than a unix socket address",
-			       dir, name);
+		return pv_fail(e, ENAMETOOLONG,
+			       "irqbalance socket %s/%s: longer than a unix socket address", dir,
+			       name);
 	if (stat(ib->path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		ib->path[0] = '\0';
 		return 0;
@@ -100,7 +101,7 @@ static int find_process(struct pv_irqb *ib, struct pv_err *e)
 		return -1;
 	d = opendir(dir);
 	if (!d)
-		return pv_fail(e, errno, "open %s", dir);
+		return errno == ENOENT ? 0 : pv_fail(e, errno, "open %s", dir);
 	while ((de = readdir(d))) {
 		long pid;
 
@@ -181,7 +182,8 @@ static int irqb_send(int fd, const char *cmd, struct pv_err *e)
 		w = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
-		return pv_fail(e, errno == EAGAIN ? ETIMEDOUT : errno, "send '%.40s' to irqbalance", cmd);
+		return pv_fail(e, errno == EAGAIN ? ETIMEDOUT : errno, "send '%.40s' to irqbalance",
+			       cmd);
 	if ((size_t)w != iov.iov_len)
 		return pv_fail(e, EIO, "short send of '%.40s' to irqbalance", cmd);
 	return 0;
@@ -205,7 +207,8 @@ static int irqb_recv(int fd, const char *cmd, char *reply, size_t n, struct pv_e
 	}
 	reply[off] = '\0';
 	if (off + 1 >= n)
-		return pv_fail(e, EMSGSIZE, "irqbalance's answer to '%s' is over %zu bytes", cmd, n - 1);
+		return pv_fail(e, EMSGSIZE, "irqbalance's answer to '%s' is over %zu bytes", cmd,
+			       n - 1);
 	if (off == 0)
 		return pv_fail(e, EACCES, "irqbalance closed the connection without answering '%s' "
 			       "(it answers only root)", cmd);
@@ -266,7 +269,9 @@ int pv_irqb_parse_setup(const char *reply, int *sleep_s, hwloc_bitmap_t banned, 
 			static const char *const key[] = { "LOAD", "DIFF", "CLASS" };
 
 			tok = strtok_r(NULL, " \n", &save);
-			if (!tok || strcmp(tok, key[i]) != 0 || !is_int(strtok_r(NULL, " \n", &save)))
+			if (!tok || strcmp(tok, key[i]) != 0)
+				goto bad;
+			if (!is_int(strtok_r(NULL, " \n", &save)))
 				goto bad;
 		}
 		if (irqs && *nirq >= max)

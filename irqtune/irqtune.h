@@ -60,7 +60,8 @@ struct pv_irq_report {
 
 void pv_irq_report_free(struct pv_irq_report *rep);
 const char *pv_irq_status_name(enum pv_irq_status s);
-/* One line per IRQ: "irq 77 0000:01:00.0 vfio-msix[0](...) 8-15 -> 40-47 (effective 40) steered". */
+/* One line per IRQ:
+ * "irq 77 0000:01:00.0 vfio-msix[0](...): 8-15 -> 40-47 (effective 40) steered". */
 void pv_irq_report_print(FILE *f, const struct pv_irq_report *rep);
 
 /* Every IRQ of one PCI function, sorted and unique: msi_irqs entries, the
@@ -120,3 +121,11 @@ struct pv_irq_scan {
 };
 int pv_irq_scan_device_changes(const char (*bdfs)[PV_BDF_LEN], int nbdf, const int *known,
 			       int nknown, struct pv_irq_scan *s, struct pv_err *e);
+
+/* For the agent, on a slower beat: which of irqs no longer hold want as
+ * their smp_affinity_list. A guest that re-enables MSI-X gets new IRQ
+ * descriptors, often under the same numbers, at default_smp_affinity, which
+ * a number-only scan cannot see. Reads /proc/irq/N/smp_affinity_list only;
+ * IRQs that have no entry are not reported. */
+int pv_irq_affinity_drift(const int *irqs, int n, hwloc_const_bitmap_t want, int *drift, int max,
+			  int *ndrift, struct pv_err *e);

@@ -92,7 +92,10 @@ int pv_irq_mask_parse(const char *s, hwloc_bitmap_t set)
 		}
 		if (!isxdigit((unsigned char)c) || ++chunk > 8)
 			return -1;
-		v = (unsigned)(isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10);
+		if (isdigit((unsigned char)c))
+			v = (unsigned)(c - '0');
+		else
+			v = (unsigned)(tolower((unsigned char)c) - 'a' + 10);
 		for (int b = 0; b < 4; b++, bit++) {
 			if (!(v & (1u << b)))
 				continue;
@@ -146,6 +149,33 @@ static int read_affinity(int irq, char *buf, size_t n, struct pv_err *e)
 	if (e)
 		*e = re;
 	return -1;
+}
+
+int pv_irq_affinity_drift(const int *irqs, int n, hwloc_const_bitmap_t want, int *drift, int max,
+			  int *ndrift, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t cur = hwloc_bitmap_alloc();
+	char buf[PV_IRQ_LIST_LEN];
+
+	*ndrift = 0;
+	if (!cur)
+		return pv_fail(e, ENOMEM, "IRQ drift");
+	for (int i = 0; i < n; i++) {
+		int r = read_affinity(irqs[i], buf, sizeof(buf), e);
+
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			continue;
+		if (pv_cpulist_parse(buf, ',', PV_MAX_CPUS, cur, e) < 0)
+			return pv_wrap(e, "/proc/irq/%d/smp_affinity_list", irqs[i]);
+		if (hwloc_bitmap_isequal(cur, want))
+			continue;
+		if (*ndrift >= max)
+			return pv_fail(e, E2BIG, "more than %d drifted IRQs", max);
+		drift[(*ndrift)++] = irqs[i];
+	}
+	return 0;
 }
 
 static void first_action(const struct pv_pi_line *l, char *out, size_t n)

@@ -34,7 +34,7 @@ struct pv_irq_plan {
 void pv_irq_plan_free(struct pv_irq_plan *pl);
 
 enum pv_irq_spread {
-	PV_IRQ_SPREAD_ALL = 0, /* every IRQ gets all of irq_cpus; the kernel picks the effective CPU */
+	PV_IRQ_SPREAD_ALL = 0, /* all of irq_cpus to each; the kernel picks the effective CPU */
 	PV_IRQ_SPREAD_ONE,     /* IRQ i gets the (i mod |irq_cpus|)-th CPU: fixed, predictable */
 };
 

@@ -249,10 +249,10 @@ static int msix_set(struct vdev *d, unsigned n)
 			return die("VFIO_DEVICE_SET_IRQS disable", errno);
 		d->nvec = 0;
 	}
+	if (n > d->nvec_max)
+		n = d->nvec_max; /* none at all on a function without MSI-X */
 	if (n == 0)
 		return 0;
-	if (n > d->nvec_max)
-		n = d->nvec_max;
 	*s = (struct vfio_irq_set){ .argsz = (uint32_t)(sizeof(*s) + n * sizeof(int32_t)),
 				    .flags = VFIO_IRQ_SET_DATA_EVENTFD |
 					     VFIO_IRQ_SET_ACTION_TRIGGER,

@@ -5,6 +5,9 @@
  *
  *   hoststate [--root DIR] [--section pci|hugepages|cgroup|irq|cpufreq|irqbalance]...
  *
+ * IRQs of PCI MSI/MSI-X vectors are named by function and index, not by
+ * number: a driver that binds again gets new numbers for the same vectors.
+ *
  * Missing attributes print as "-", unreadable ones as "?<errno name>", so
  * the snapshot itself never hides a difference. Exit 1 when a directory that
  * must exist (/sys/bus/pci/devices, /proc/irq) cannot be read. */
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -294,27 +298,119 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* An IRQ as the host driver sees it: MSI vectors get new numbers each time
+ * a driver binds (pvepin rebinds), so they are named by their function and
+ * index ("msi 0000:02:00.0#3"); other IRQs by number. */
+struct irq {
+	char label[300];
+	long num;          /* sort key of a numbered IRQ, -1 for MSI ones */
+	char aff[VALLEN];
+};
+
+struct irqs {
+	struct irq *v;
+	int n, cap;
+};
+
+static struct irq *irq_add(struct irqs *l)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 64;
+		struct irq *v = realloc(l->v, (size_t)cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		l->v = v;
+		l->cap = cap;
+	}
+	return &l->v[l->n++];
+}
+
+static int irq_cmp(const void *a, const void *b)
+{
+	const struct irq *x = a, *y = b;
+
+	if (x->num >= 0 && y->num >= 0)
+		return x->num < y->num ? -1 : x->num > y->num;
+	if (x->num >= 0 || y->num >= 0)
+		return x->num >= 0 ? -1 : 1;
+	return strverscmp(x->label, y->label);
+}
+
+/* Label the IRQ numbers in one function's msi_irqs directory. */
+static void msi_labels(struct ctx *c, const char *bdf, struct irqs *l)
+{
+	struct dirent **d;
+	char dir[PATHLEN];
+	int n;
+
+	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/msi_irqs", bdf);
+	n = list_dir(c, dir, &d);
+	if (n < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct irq *q = irq_add(l);
+
+		if (!q)
+			break;
+		q->num = atol(d[i]->d_name);
+		snprintf(q->label, sizeof(q->label), "msi %s#%d", bdf, i);
+	}
+	free_list(d, n);
+}
+
+static const char *label_of(const struct irqs *msi, long num)
+{
+	for (int i = 0; i < msi->n; i++)
+		if (msi->v[i].num == num)
+			return msi->v[i].label;
+	return NULL;
+}
+
 static void snap_irq(struct ctx *c)
 {
+	struct irqs msi = { 0 }, out = { 0 };
 	struct dirent **l;
 	char v[VALLEN];
 	int n;
 
 	attr(c, v, "/proc/irq/%s%s", "default_smp_affinity", "");
 	printf("irq default smp_affinity=%s\n", v);
+	n = list_dir(c, "/sys/bus/pci/devices", &l);
+	for (int i = 0; i < n; i++)
+		msi_labels(c, l[i]->d_name, &msi);
+	if (n >= 0)
+		free_list(l, n);
 	n = list_dir(c, "/proc/irq", &l);
 	if (n < 0) {
 		fprintf(stderr, "hoststate: %s/proc/irq: %s\n", c->root, strerror(errno));
 		c->errors++;
-		return;
+		goto out;
 	}
 	for (int i = 0; i < n; i++) {
+		const char *lab;
+		struct irq *q;
+
 		if (!all_digits(l[i]->d_name))
 			continue;
-		attr(c, v, "/proc/irq/%s/%s", l[i]->d_name, "smp_affinity_list");
-		printf("irq %s affinity=%s\n", l[i]->d_name, v);
+		q = irq_add(&out);
+		if (!q) {
+			fprintf(stderr, "hoststate: out of memory\n");
+			c->errors++;
+			break;
+		}
+		lab = label_of(&msi, atol(l[i]->d_name));
+		q->num = lab ? -1 : atol(l[i]->d_name);
+		snprintf(q->label, sizeof(q->label), "%s", lab ? lab : l[i]->d_name);
+		attr(c, q->aff, "/proc/irq/%s/%s", l[i]->d_name, "smp_affinity_list");
 	}
 	free_list(l, n);
+	qsort(out.v, (size_t)out.n, sizeof(*out.v), irq_cmp);
+	for (int i = 0; i < out.n; i++)
+		printf("irq %s affinity=%s\n", out.v[i].label, out.v[i].aff);
+out:
+	free(msi.v);
+	free(out.v);
 }
 
 static void snap_cpufreq(struct ctx *c)
@@ -359,42 +455,80 @@ static int send_with_creds(int fd, const char *msg)
 	return sendmsg(fd, &mh, 0) == (ssize_t)iov.iov_len ? 0 : -1;
 }
 
-/* Ask a running irqbalance for its settings over its socket ("setup"
- * answers "SLEEP n IRQ ... BANNED <mask>"); print the banned CPU mask, the
- * part pvepin changes. */
+/* Connect to the daemon's socket file, else to its abstract fallback (an
+ * all-zero sun_path: irqbalance binds that when the file cannot be made). */
+static int irqbalance_connect(struct ctx *c, const char *pid)
+{
+	/* up to 1.9.3 it answers only between its 10 s sleeps */
+	struct timeval tv = { .tv_sec = 15 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char p[PATHLEN];
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		goto fail;
+	if (rpath(c, p, "/run/irqbalance/irqbalance%s.sock", pid) == 0 &&
+	    strlen(p) < sizeof(sa.sun_path) && access(p, F_OK) == 0) {
+		memcpy(sa.sun_path, p, strlen(p) + 1);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		goto fail;
+	}
+	memset(sa.sun_path, 0, sizeof(sa.sun_path));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* "SLEEP s IRQ n LOAD l DIFF d CLASS c ... BANNED mask": print the banned
+ * IRQs and the banned CPU mask, the parts pvepin changes. */
+static void irqbalance_print(const char *reply)
+{
+	const char *p = reply, *b = strstr(reply, "BANNED ");
+	bool any = false;
+
+	printf("irqbalance running banned_irqs=");
+	while ((p = strstr(p, "IRQ ")) && (!b || p < b)) {
+		p += 4;
+		printf("%s%.*s", any ? "," : "", (int)strspn(p, "0123456789"), p);
+		any = true;
+	}
+	if (!any)
+		printf("-");
+	if (b) {
+		b += strlen("BANNED ");
+		printf(" banned_cpus=%.*s\n", (int)strcspn(b, " \n"), b);
+	} else {
+		printf(" banned_cpus=?\n");
+	}
+}
+
 static void irqbalance_query(struct ctx *c, const char *pid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[VALLEN];
-	const char *b;
+	size_t off = 0;
 	ssize_t r;
 	int fd;
 
-	if (rpath(c, buf, "/run/irqbalance/irqbalance%s.sock", pid) < 0 ||
-	    strlen(buf) >= sizeof(sa.sun_path)) {
-		printf("irqbalance pid=%s banned=?ENAMETOOLONG\n", pid);
-		return;
-	}
-	memcpy(sa.sun_path, buf, strlen(buf) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    send_with_creds(fd, "setup") != 0) {
+	fd = irqbalance_connect(c, pid);
+	if (fd < 0 || send_with_creds(fd, "setup") != 0) {
 		err_value(buf, sizeof(buf), errno);
-		printf("irqbalance pid=%s banned=%s\n", pid, buf);
+		printf("irqbalance running banned=%s\n", buf);
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	r = read(fd, buf, sizeof(buf) - 1);
+	while (off < sizeof(buf) - 1 && (r = read(fd, buf + off, sizeof(buf) - 1 - off)) > 0)
+		off += (size_t)r;
 	close(fd);
-	buf[r > 0 ? r : 0] = '\0';
-	b = strstr(buf, "BANNED ");
-	if (!b) {
-		printf("irqbalance pid=%s banned=-\n", pid);
-		return;
-	}
-	b += strlen("BANNED ");
-	printf("irqbalance pid=%s banned=%.*s\n", pid, (int)strcspn(b, " \n"), b);
+	buf[off] = '\0';
+	irqbalance_print(buf);
 }
 
 static void snap_irqbalance(struct ctx *c)

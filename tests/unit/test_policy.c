@@ -101,8 +101,8 @@ static void test_values(void)
 	CHECK_STR(pol.governor, "powersave");
 	pv_policy_free(&pol);
 
-	/* '#' and ';' comments anywhere, keep, 1G, true/1 */
-	CHECK(parse("# top\n; top\n[vm]   ; section comment\nsmt=off#c\nmax_l3 = 3;c\n"
+	/* '#' and ';' comments after a space, keep, 1G, true/1 */
+	CHECK(parse("# top\n; top\n[vm]   ; section comment\nsmt=off #c\nmax_l3 = 3\t;c\n"
 		    "[memory]\nhugepages = 1g # x\n[host]\ngovernor = keep\nisolate = TRUE\n"
 		    "[irq]\nsteer = 1\n\n\n", &e) == 0, "%s", e.msg);
 	CHECK_INT(pol.smt, PV_OFF);
@@ -212,6 +212,11 @@ static void test_bad(void)
 	bad("[vm]\nmax_l3 = 65\n", 2, "1..64");
 	bad("[vm]\nmax_l3 = 2x\n", 2, "max_l3");
 	bad("[vm]\nsmt = maybe\n", 2, "allowed: off, on, auto");
+	bad("[vm]\nsmt = off#c\n", 2, "smt = 'off#c'");
+	bad("[vm]\nsmt = off;c\n", 2, "smt = 'off;c'");
+	bad("[vm]\nsmt = # nothing\n", 2, "smt = ''");
+	bad("[devices]\nvfio = 81:00.0;81:00.1\n", 2, "bad PCI address '81:00.0;81:00.1'");
+	bad("\xef\xbb\xbf[vmx]\n", 1, "unknown section [vmx]");
 	bad("[vm]\nprefer = size\n", 2, "allowed: cache, frequency");
 	bad("[memory]\nhugepages = 4k\n", 2, "allowed: auto, 1G, 2M, off");
 	bad("[memory]\nnodes = 0-\n", 2, "nodes");

@@ -2,21 +2,26 @@
 # Build the test VM's initramfs into tests/vm/work/initrd.img: two gzip'd
 # cpio archives back to back (the kernel unpacks both):
 #   base.cpio.gz  busybox, the Debian kernel's own modules, hwloc's PCI plugin
-#   top.cpio.gz   ./pvepin + its libraries, test helpers, init, lib.sh, cases
+#   top.cpio.gz   ./pvepin + its libraries, test helpers, init, lib.sh, cases,
+#                 the demo
 # Each part is rebuilt only when the stat of its inputs changed, so editing a
 # case costs a fraction of a second.
 #   KVER=...      kernel (default: newest /boot/vmlinuz-* with /lib/modules)
-#   WITH_QEMU=1   also pack the real qemu-system-x86_64 (49 MB, slow to load)
 #   BUILD=build   where make put the helpers
+#   PVEPIN=FILE   the pvepin binary to test (default ./pvepin)
 #   FORCE=1       rebuild both parts
-set -euo pipefail
+#   IRQBALANCE=auto|0|FILE  irqbalance for the case that runs it: auto =
+#                 /usr/sbin/irqbalance, else the Debian package fetched once
+#                 with `apt-get download` into work/ (not installed)
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -euo pipefail
 VM=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$VM/../.." && pwd)
 W=$VM/work
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-WITH_QEMU=${WITH_QEMU:-0}
+PVEPIN=${PVEPIN:-$TOP/pvepin}
+case $PVEPIN in /*) ;; *) PVEPIN=$TOP/$PVEPIN ;; esac
 mkdir -p "$W"
 
 newest_kernel() {
@@ -43,7 +48,7 @@ BB=$(command -v busybox || true)
 
 helpers="fakeqemu hoststate"
 need_make=0
-[ -x "$TOP/pvepin" ] || need_make=1
+[ -x "$PVEPIN" ] || need_make=1
 for h in $helpers; do [ -x "$BUILD/tests/helpers/$h" ] || need_make=1; done
 if [ $need_make = 1 ]; then
 	echo "build.sh: building pvepin and test helpers" >&2
@@ -73,11 +78,28 @@ pack() { # rootfs out
 }
 
 HWPCI=/usr/lib/x86_64-linux-gnu/hwloc/hwloc_pci.so
-QEMU_FILES=""
-[ "$WITH_QEMU" = 1 ] && QEMU_FILES="/usr/bin/qemu-system-x86_64 /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so /usr/share/seabios/bios-256k.bin"
+
+find_irqbalance() {
+	local c=$W/irqbalance/usr/sbin/irqbalance
+	case ${IRQBALANCE:-auto} in
+	0) return 0 ;;
+	auto) ;;
+	*) echo "$IRQBALANCE"; return 0 ;;
+	esac
+	[ -x /usr/sbin/irqbalance ] && { echo /usr/sbin/irqbalance; return 0; }
+	if [ ! -x "$c" ] && [ ! -e "$W/irqbalance.none" ]; then
+		(cd "$W" && rm -f irqbalance_*.deb &&
+			timeout 120 apt-get download -q irqbalance && dpkg-deb -x irqbalance_*.deb irqbalance &&
+			rm -f irqbalance_*.deb) >"$W/irqbalance.log" 2>&1 ||
+			{ touch "$W/irqbalance.none"; echo "build.sh: no irqbalance (see work/irqbalance.log)" >&2; }
+	fi
+	[ -x "$c" ] && echo "$c"
+	return 0
+}
+IRQB=$(find_irqbalance)
 
 # ---------------------------------------------------------------- base
-base_stamp=$(stamp "$VM/build.sh" "$BB" "$MODDIR/modules.dep" "$MODDIR/modules.builtin" $HWPCI $QEMU_FILES; echo "$KVER $WANT $WITH_QEMU")
+base_stamp=$(stamp "$VM/build.sh" "$BB" "$MODDIR/modules.dep" "$MODDIR/modules.builtin" $HWPCI $IRQB; echo "$KVER $WANT")
 if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/base.cpio.gz" ] || [ "$(cat "$W/base.stamp" 2>/dev/null)" != "$base_stamp" ]; then
 	R=$W/base
 	rm -rf "$R"
@@ -115,15 +137,7 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/base.cpio.gz" ] || [ "$(cat "$W/base.stam
 	done
 	# hwloc finds PCI devices through this plugin (libpciaccess) on a real host
 	[ -f $HWPCI ] && copy_bin $HWPCI
-	if [ "$WITH_QEMU" = 1 ]; then
-		copy_bin /usr/bin/qemu-system-x86_64
-		copy_bin /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
-		copy_file /usr/share/seabios/bios-256k.bin
-		copy_file /usr/share/seabios/bios-256k.bin /usr/share/qemu/bios-256k.bin
-		for f in kvmvapic.bin linuxboot_dma.bin; do
-			[ -f /usr/share/qemu/$f ] && copy_file /usr/share/qemu/$f
-		done
-	fi
+	[ -n "$IRQB" ] && copy_bin "$IRQB" /usr/sbin/irqbalance
 	pack "$R" "$W/base.cpio.gz"
 	echo "$base_stamp" > "$W/base.stamp"
 	rm -f "$W/initrd.img"
@@ -131,20 +145,21 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/base.cpio.gz" ] || [ "$(cat "$W/base.stam
 fi
 
 # ---------------------------------------------------------------- top
-TOPFILES="$TOP/pvepin $(for h in $helpers; do echo "$BUILD/tests/helpers/$h"; done) $VM/init $VM/lib.sh $VM/cases/*.sh"
-top_stamp=$(stamp "$VM/build.sh" $TOPFILES $(libs_of "$TOP/pvepin"))
+TOPFILES="$PVEPIN $(for h in $helpers; do echo "$BUILD/tests/helpers/$h"; done) $VM/init $VM/lib.sh $VM/demo-guest.sh $VM/cases/*.sh"
+top_stamp=$(stamp "$VM/build.sh" $TOPFILES $(libs_of "$PVEPIN"))
 if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/top.cpio.gz" ] || [ "$(cat "$W/top.stamp" 2>/dev/null)" != "$top_stamp" ]; then
 	R=$W/top
 	rm -rf "$R"
 	mkdir -p "$R/usr/sbin" "$R/tests/cases"
-	if [ -x "$TOP/pvepin" ]; then
-		copy_bin "$TOP/pvepin" /usr/sbin/pvepin
+	if [ -x "$PVEPIN" ]; then
+		copy_bin "$PVEPIN" /usr/sbin/pvepin
 	else
-		echo "build.sh: warning: no ./pvepin, cases that run it will fail" >&2
+		echo "build.sh: warning: no $PVEPIN, cases that run it will fail" >&2
 	fi
 	for h in $helpers; do copy_bin "$BUILD/tests/helpers/$h" /usr/bin/$h; done
 	install -m 0755 "$VM/init" "$R/init"
 	install -m 0644 "$VM/lib.sh" "$R/tests/lib.sh"
+	install -m 0755 "$VM/demo-guest.sh" "$R/tests/demo.sh"
 	for c in "$VM"/cases/*.sh; do install -m 0755 "$c" "$R/tests/cases/"; done
 	pack "$R" "$W/top.cpio.gz"
 	echo "$top_stamp" > "$W/top.stamp"

@@ -238,3 +238,81 @@ pve_crash() {
 	kill -KILL "$(qemu_pid "$1")" 2>/dev/null
 	pve_reap "$1"
 }
+
+# ---------------------------------------------------------------- lifecycle checks
+# pvepin_pids [VMID]: running pvepin processes (for that VM: it is an argument)
+pvepin_pids() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cat "$p/comm" 2>/dev/null)" = pvepin ] || continue
+		[ -z "${1:-}" ] || tr '\0' '\n' < "$p/cmdline" | grep -qx "$1" || continue
+		echo "${p#/proc/}"
+	done | tr '\n' ' ' | sed 's/ $//'
+}
+no_pvepin() { [ -z "$(pvepin_pids "${1:-}")" ]; }
+# start_ok VMID [fakeqemu options]: the start must succeed, hooks fast and clean
+start_ok() {
+	local t0 t1
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	if pve_start "$@"; then
+		pass "VM $1 started (pre-start, qemu, post-start)"
+	else
+		fail "VM $1 did not start (pre-start rc=$HOOK_RC)"
+		return 1
+	fi
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	expect_eq "VM $1 post-start exits 0" "$HOOK_RC" 0
+	expect_eq "VM $1 post-start leaves no process on PVE's output pipe" "$HOOK_LEAK" ""
+	note "VM $1 start took $(awk "BEGIN{print $t1 - $t0}") s"
+	return 0
+}
+# refused VMID WHAT ERE: pre-start must fail, say why (ERE, case-insensitive),
+# start no QEMU and change nothing.
+refused() {
+	snap /tmp/.ref.before
+	if pve_start "$1"; then
+		fail "VM $1 started: $2 should have been refused"
+		pve_stop "$1"
+		return 1
+	fi
+	check "pre-start of VM $1 refused: $2" test "$HOOK_RC" != 0
+	if grep -qiE -- "$3" "$HOOK_OUT"; then
+		pass "refusal of VM $1 says why (/$3/)"
+	else
+		fail "refusal of VM $1 does not match /$3/: $(head -c 300 "$HOOK_OUT" | tr '\n' '|')"
+	fi
+	check "no QEMU was started for VM $1" test ! -e "/run/qemu-server/$1.pid"
+	snap_same "refused VM $1 changed nothing" /tmp/.ref.before
+}
+# stop_ok VMID: stop, then post-stop exits 0 and the agent is gone
+stop_ok() {
+	pve_stop "$1"
+	expect_eq "VM $1 post-stop exits 0" "$HOOK_RC" 0
+	check "no pvepin process for VM $1 left after it stopped" wait_for 10 no_pvepin "$1"
+	check "VM $1's journal is gone after post-stop" test ! -e "/run/pvepin/$1.journal"
+}
+
+# irq_restore FILE: put back the IRQ affinities of a `hoststate --section
+# irq` snapshot (MSI vectors found again by function and index)
+irq_restore() {
+	local label aff bdf idx n
+	sed -n 's/^irq \(.*\) affinity=\(.*\)$/\1|\2/p' "$1" | while IFS='|' read -r label aff; do
+		case $label in
+		default*) continue ;;
+		"msi "*)
+			bdf=${label#msi }; idx=${bdf##*#}; bdf=${bdf%#*}
+			n=$(ls "$PCI/$bdf/msi_irqs" 2>/dev/null | sort -n | sed -n "$((idx + 1))p")
+			;;
+		*) n=$label ;;
+		esac
+		[ -n "$n" ] && [ -e "/proc/irq/$n/smp_affinity_list" ] &&
+			echo "$aff" > "/proc/irq/$n/smp_affinity_list" 2>/dev/null
+	done
+	return 0
+}
+# mask_has HEXMASK CPU: the CPU's bit is set in a kernel cpumask ("000000f0")
+mask_has() {
+	local m
+	m=$(echo "$1" | tr -d ,)
+	[ $(( (0x$m >> $2) & 1 )) = 1 ]
+}

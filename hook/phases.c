@@ -1,0 +1,354 @@
+#include "phases.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/cleanup.h"
+#include "../common/opts.h"
+#include "../conf/cpulist.h"
+#include "../irqtune/irqtune.h"
+#include "engine.h"
+#include "lock.h"
+#include "safety.h"
+#include "vmctx.h"
+
+#define LOCK_WAIT_S 120
+
+/* What post-start gathers once and shares between its actions. */
+struct post {
+	pid_t pid;
+	bool pinned, steered;
+	hwloc_bitmap_t irqs;   /* device IRQs steered, for irqbalance */
+	int nfail;
+};
+
+static int parse_set(const char *list, hwloc_bitmap_t set, struct pv_err *e)
+{
+	return pv_cpulist_parse(list, ',', PV_MAX_CPUS, set, e);
+}
+
+static int do_governor(struct pv_engine *en, const struct pv_action *a, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	int cpu;
+
+	if (!set || parse_set(a->target, set, e) < 0)
+		return -1;
+	hwloc_bitmap_foreach_begin(cpu, set)
+		if (pv_engine_governor(en, (unsigned)cpu, a->value, e) < 0)
+			return -1;
+	hwloc_bitmap_foreach_end();
+	return 0;
+}
+
+/* Host cgroups get the CPUs every isolating VM in the ledger leaves free;
+ * the VM's own scope gets its plan value. */
+static int do_cpuset(struct pv_engine *en, const struct pv_plan *p, struct pv_ledger *led,
+		     const struct pv_action *a, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	char own[64], val[PV_JVAL];
+	bool any = false;
+
+	if (!set)
+		return pv_fail(e, ENOMEM, "cpu set");
+	snprintf(own, sizeof(own), "qemu.slice/%d.scope", p->vmid);
+	if (!strcmp(a->target, own))
+		return pv_engine_cpuset(en, a->target, a->value, false, e) < 0 ? -1 : 0;
+	if (pv_ledger_host_set(led, 0, set, &any, e) < 0)
+		return -1;
+	if (!any || hwloc_bitmap_iszero(set) || pv_cpulist_format(val, sizeof(val), set) < 0)
+		snprintf(val, sizeof(val), "%s", a->value);
+	return pv_engine_cpuset(en, a->target, val, true, e) < 0 ? -1 : 0;
+}
+
+static const struct pv_action *find_act(const struct pv_plan *p, enum pv_act_kind k, int vcpu)
+{
+	for (int i = 0; i < p->nact; i++)
+		if (p->act[i].kind == k && (k != PV_ACT_PIN_VCPU || p->act[i].vcpu == vcpu))
+			return &p->act[i];
+	return NULL;
+}
+
+/* One pass over QEMU's threads: vCPU n to its PU, the rest to the
+ * emulator set. A thread that ends meanwhile is no failure. */
+static int pin_threads(struct pv_engine *en, const struct pv_plan *p, struct post *ps,
+		       struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	_cleanup_free_ struct pv_thread *t = NULL;
+	int n;
+
+	if (!set)
+		return pv_fail(e, ENOMEM, "cpu set");
+	if (pv_threads_list(ps->pid, &t, &n, e) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const struct pv_action *a = t[i].vcpu >= 0 ? find_act(p, PV_ACT_PIN_VCPU, t[i].vcpu) : NULL;
+		struct pv_err err = { 0 };
+
+		if (a) {
+			hwloc_bitmap_only(set, a->pu);
+		} else if ((a = find_act(p, PV_ACT_PIN_OTHER, 0))) {
+			if (parse_set(a->value, set, &err) < 0)
+				return pv_fail(e, 0, "%s", err.msg);
+		} else {
+			continue;
+		}
+		if (pv_engine_affinity(en, ps->pid, &t[i], set, &err) < 0) {
+			fprintf(stderr, "pvepin: pin thread %d (%s): %s\n", t[i].tid, t[i].comm, err.msg);
+			ps->nfail++;
+		}
+	}
+	return 0;
+}
+
+static int steer_irqs(struct pv_engine *en, const struct pv_plan *p, const struct pv_action *a,
+		      struct post *ps, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t cpus = hwloc_bitmap_alloc();
+	char bdfs[PV_MAX_DEVS][PV_BDF_LEN];
+	struct pv_irq_report rep = { 0 };
+	int n = 0, rc;
+
+	if (!cpus || parse_set(a->value, cpus, e) < 0)
+		return -1;
+	for (int i = 0; i < p->nact && n < PV_MAX_DEVS; i++)
+		if (p->act[i].kind == PV_ACT_IRQ_STEER)
+			snprintf(bdfs[n++], PV_BDF_LEN, "%s", p->act[i].target);
+	rc = pv_irq_steer_devices((const char(*)[PV_BDF_LEN])bdfs, n, cpus, pv_engine_attr_writer, en,
+				  &rep, e);
+	for (int i = 0; i < rep.nline; i++)
+		if (rep.line[i].irq >= 0 && (rep.line[i].status == PV_IRQ_STEERED ||
+					     rep.line[i].status == PV_IRQ_UNCHANGED))
+			hwloc_bitmap_set(ps->irqs, (unsigned)rep.line[i].irq);
+	if (pv_opt.verbose)
+		pv_irq_report_print(stderr, &rep);
+	pv_irq_report_free(&rep);
+	return rc;
+}
+
+static int do_irqbalance(struct pv_engine *en, const struct pv_action *a, struct post *ps,
+			 struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t cpus = hwloc_bitmap_alloc();
+
+	if (!cpus || parse_set(a->value, cpus, e) < 0)
+		return -1;
+	if (pv_engine_irqbalance(en, "cpus", cpus, e) < 0)
+		return -1;
+	if (hwloc_bitmap_iszero(ps->irqs))
+		return 0;
+	return pv_engine_irqbalance(en, "irqs", ps->irqs, e);
+}
+
+static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct pv_policy *pol,
+		   struct pv_ledger *led, const struct pv_action *a, struct post *ps,
+		   struct pv_err *e)
+{
+	const struct pv_plan_dev *d = NULL;
+
+	if (!ps && (a->kind == PV_ACT_PIN_VCPU || a->kind == PV_ACT_PIN_OTHER ||
+		    a->kind == PV_ACT_IRQ_STEER || a->kind == PV_ACT_IRQBALANCE))
+		return pv_fail(e, EINVAL, "plan: %s belongs to post-start", pv_act_name(a->kind));
+	switch (a->kind) {
+	case PV_ACT_VFIO_BIND:
+		for (int i = 0; i < p->ndev; i++)
+			if (!strcmp(p->dev[i].bdf, a->target))
+				d = &p->dev[i];
+		return pv_engine_rebind(en, a->target, d ? d->group : -1, !pol->restore_driver, e) < 0
+			       ? -1 : 0;
+	case PV_ACT_HUGEPAGES:
+		return pv_engine_hugepages(en, a->node, a->size_kb, a->count, e);
+	case PV_ACT_CPUSET:
+		return do_cpuset(en, p, led, a, e);
+	case PV_ACT_GOVERNOR:
+		return do_governor(en, a, e);
+	case PV_ACT_PIN_VCPU:
+	case PV_ACT_PIN_OTHER:
+		if (ps->pinned)
+			return 0;
+		ps->pinned = true;
+		return pin_threads(en, p, ps, e);
+	case PV_ACT_IRQ_STEER:
+		if (ps->steered)
+			return 0;
+		ps->steered = true;
+		return steer_irqs(en, p, a, ps, e);
+	case PV_ACT_IRQBALANCE:
+		return do_irqbalance(en, a, ps, e);
+	}
+	return pv_fail(e, EINVAL, "unknown action %d", (int)a->kind);
+}
+
+static int pre_start(struct pv_engine *en, const struct pv_plan *p, const struct pv_policy *pol,
+		     struct pv_ledger *led, struct pv_err *e)
+{
+	struct pv_lvm v, before, *had = pv_ledger_vm(led, p->vmid);
+	struct pv_err e2 = { 0 };
+
+	if (pv_ledger_conflicts(led, p, e) < 0 || pv_ledger_from_plan(&v, p, pol->isolate, e) < 0)
+		return -1;
+	if (had) {
+		before = *had;
+		snprintf(v.state, sizeof(v.state), "%s", had->state);
+	}
+	/* in the ledger before the first step, so a crash leaves it accounted */
+	if (pv_ledger_put(led, &v, e) < 0 || pv_ledger_save(led, e) < 0)
+		return -1;
+	for (int i = 0; i < p->nact; i++) {
+		if (p->act[i].phase != PV_PRE_START || run_act(en, p, pol, led, &p->act[i], NULL, e) >= 0)
+			continue;
+		if (pv_engine_rollback(en, &e2) < 0)
+			return pv_wrap(e, "VM %d pre-start failed and its rollback too (%s); run `pvepin "
+				       "restore %d`", p->vmid, e2.msg, p->vmid);
+		if (had)
+			pv_ledger_put(led, &before, &e2);
+		else
+			pv_ledger_drop(led, p->vmid);
+		if (pv_ledger_save(led, &e2) < 0)
+			pv_err_print(&e2);
+		return pv_wrap(e, "VM %d pre-start (undone, the VM does not start)", p->vmid);
+	}
+	return 0;
+}
+
+static int post_start(struct pv_engine *en, const struct pv_plan *p, const struct pv_policy *pol,
+		      struct pv_ledger *led, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t irqs = hwloc_bitmap_alloc();
+	struct post ps = { .irqs = irqs };
+	struct pv_lvm v, *had = pv_ledger_vm(led, p->vmid);
+	int rc;
+
+	if (!irqs)
+		return pv_fail(e, ENOMEM, "irq set");
+	if ((rc = pv_qemu_pid(p->vmid, &ps.pid, e)) != 0)
+		return rc < 0 ? -1 : pv_fail(e, 0, "VM %d: no running QEMU (/run/qemu-server/%d.pid)",
+					     p->vmid, p->vmid);
+	if (!had && pv_ledger_from_plan(&v, p, pol->isolate, e) < 0)
+		return -1;
+	if (had)
+		v = *had;
+	snprintf(v.state, sizeof(v.state), "running");
+	if (pv_ledger_put(led, &v, e) < 0 || pv_ledger_save(led, e) < 0)
+		return -1;
+	for (int i = 0; i < p->nact; i++) {
+		struct pv_err err = { 0 };
+
+		if (p->act[i].phase != PV_POST_START)
+			continue;
+		if (run_act(en, p, pol, led, &p->act[i], &ps, &err) < 0) {
+			fprintf(stderr, "pvepin: VM %d post-start: %s %s: %s\n", p->vmid,
+				pv_act_name(p->act[i].kind), p->act[i].target, err.msg);
+			ps.nfail++;
+		}
+	}
+	if (ps.nfail)
+		return pv_fail(e, 0, "VM %d post-start: %d step%s failed (see above); the VM runs "
+			       "without them: `pvepin status %d` shows what holds", p->vmid, ps.nfail,
+			       ps.nfail > 1 ? "s" : "", p->vmid);
+	return 0;
+}
+
+int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
+		   enum pv_phase ph, struct pv_err *e)
+{
+	struct pv_engine en;
+	int rc;
+
+	if (ph == PV_PRE_STOP)
+		return 0;
+	if (ph == PV_POST_STOP)
+		return pv_restore_locked(p->vmid, led, e);
+	if (pv_engine_open(&en, p->vmid, ph, led, e) < 0)
+		return -1;
+	rc = ph == PV_PRE_START ? pre_start(&en, p, pol, led, e) : post_start(&en, p, pol, led, e);
+	pv_engine_close(&en);
+	return rc;
+}
+
+int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_err *e)
+{
+	struct pv_engine en;
+	int rc;
+
+	if (pv_engine_open(&en, vmid, PV_POST_STOP, led, e) < 0)
+		return -1;
+	rc = pv_engine_restore(&en, e);
+	pv_engine_close(&en);
+	if (rc < 0)
+		return -1;
+	if (!pv_ledger_vm(led, vmid))
+		return 0;
+	pv_ledger_drop(led, vmid);
+	return pv_ledger_save(led, e);
+}
+
+static int refusals(struct pv_plan *p, const struct pv_topo *t, struct pv_err *e)
+{
+	if (pv_safety_check(p, t, e) < 0)
+		return -1;
+	for (int i = 0; i < p->nwarn; i++)
+		fprintf(stderr, "pvepin: warning: %s\n", p->warn[i]);
+	if (!p->nrefuse)
+		return 0;
+	if (pv_opt.force) {
+		for (int i = 0; i < p->nrefuse; i++)
+			fprintf(stderr, "pvepin: --force: going ahead although %s\n", p->refuse[i]);
+		return 0;
+	}
+	for (int i = 1; i < p->nrefuse; i++)
+		fprintf(stderr, "pvepin: also: %s\n", p->refuse[i]);
+	return pv_fail(e, 0, "VM %d pre-start refused: %s", p->vmid, p->refuse[0]);
+}
+
+static int locked(int vmid, enum pv_phase ph, struct pv_err *e)
+{
+	struct pv_ledger led;
+	struct pv_vmctx c;
+	int rc;
+
+	if (pv_ledger_load(&led, e) < 0)
+		return -1;
+	if (ph == PV_POST_STOP) {
+		rc = pv_restore_locked(vmid, &led, e);
+		pv_ledger_free(&led);
+		return rc;
+	}
+	rc = pv_vmctx_load(&c, vmid, true, e);
+	if (rc == 0 && ph == PV_PRE_START)
+		rc = refusals(&c.plan, &c.topo, e);
+	if (rc == 0)
+		rc = pv_phase_apply(&c.plan, &c.pol, &led, ph, e);
+	pv_vmctx_free(&c);
+	pv_ledger_free(&led);
+	return rc;
+}
+
+int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
+{
+	int lock, rc;
+
+	if (ph == PV_PRE_STOP)
+		return 0;
+	if ((lock = pv_lock_take(LOCK_WAIT_S, e)) < 0)
+		return -1;
+	rc = locked(vmid, ph, e);
+	pv_lock_release(lock);
+	return rc;
+}
+
+int pv_restore(int vmid, struct pv_err *e)
+{
+	pid_t pid;
+	int rc = pv_qemu_pid(vmid, &pid, e);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && !pv_opt.force)
+		return pv_fail(e, 0, "VM %d still runs (QEMU pid %d): stop it first (restore takes its "
+			       "devices away), or --force", vmid, pid);
+	return pv_phase_run(vmid, PV_POST_STOP, e);
+}

@@ -1,0 +1,26 @@
+/* The four hookscript phases (DESIGN.md "What each phase does") and
+ * restore. Each runs under the lock, loads the host, policy, VM config and
+ * ledger once, plans, and hands that phase's actions to the engine. */
+#pragma once
+#include "../common/err.h"
+#include "../conf/policy.h"
+#include "../pinner/plan.h"
+#include "ledger.h"
+
+/* pre-start: refusals, vfio, hugepages, host cpusets, governors; any
+ * failure undoes what this run did and returns -1 (PVE then does not start
+ * the VM). post-start: vCPU/emulator pins, the VM's scope, IRQs,
+ * irqbalance; best effort. pre-stop: nothing. post-stop: pv_restore. */
+int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e);
+
+/* Undo everything journaled for vmid, newest first, then forget the VM in
+ * the ledger. By hand (`pvepin restore`) it refuses while QEMU still runs,
+ * unless --force. A second run is a no-op. */
+int pv_restore(int vmid, struct pv_err *e);
+
+/* The part of a phase after loading, for tests with hand-built plans: led
+ * is loaded (and the lock held) by the caller. */
+int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
+		   enum pv_phase ph, struct pv_err *e);
+/* post-stop and restore with the lock held and the ledger loaded. */
+int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_err *e);
