@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,17 @@ static int nfifo;
 static struct hp hps[MAXHP];
 static int nhp;
 static volatile sig_atomic_t stop;
+
+/* snprintf that may cut: paths here are short, and a cut one just fails to open */
+static void fmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *buf, size_t n, const char *f, ...)
+{
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(buf, n, f, ap);
+	va_end(ap);
+}
 
 static void die(const char *what)
 {
@@ -105,7 +117,7 @@ static int bound_to(const struct dev *d, char *drv, size_t n)
 	ssize_t r;
 	const char *b;
 
-	snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver", root, d->bdf);
+	fmt(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver", root, d->bdf);
 	r = readlink(path, target, sizeof(target) - 1);
 	if (r < 0) {
 		drv[0] = '\0';
@@ -113,7 +125,7 @@ static int bound_to(const struct dev *d, char *drv, size_t n)
 	}
 	target[r] = '\0';
 	b = strrchr(target, '/');
-	snprintf(drv, n, "%s", b ? b + 1 : target);
+	fmt(drv, n, "%s", b ? b + 1 : target);
 	return 1;
 }
 
@@ -121,7 +133,7 @@ static void group_node(const struct dev *d, int present)
 {
 	char path[P];
 
-	snprintf(path, sizeof(path), "%s/dev/vfio/%d", root, d->group);
+	fmt(path, sizeof(path), "%s/dev/vfio/%d", root, d->group);
 	if (present) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 
@@ -145,8 +157,8 @@ static void bind_dev(struct dev *d, const char *drv)
 
 	if (bound_to(d, now, sizeof(now)) || !*drv)
 		return;
-	snprintf(link, sizeof(link), "%s/sys/bus/pci/devices/%s/driver", root, d->bdf);
-	snprintf(target, sizeof(target), "../../../../bus/pci/drivers/%s", drv);
+	fmt(link, sizeof(link), "%s/sys/bus/pci/devices/%s/driver", root, d->bdf);
+	fmt(target, sizeof(target), "../../../../bus/pci/drivers/%s", drv);
 	if (symlink(target, link) < 0)
 		fprintf(stderr, "fakekernel: bind %s to %s: %s\n", d->bdf, drv, strerror(errno));
 	if (!strcmp(drv, "vfio-pci"))
@@ -157,9 +169,9 @@ static void probe_dev(struct dev *d)
 {
 	char path[P], ovr[64];
 
-	snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver_override", root, d->bdf);
+	fmt(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver_override", root, d->bdf);
 	if (readstr(path, ovr, sizeof(ovr)) < 0 || !*ovr || !strcmp(ovr, "(null)"))
-		snprintf(ovr, sizeof(ovr), "%s", d->native);
+		fmt(ovr, sizeof(ovr), "%s", d->native);
 	bind_dev(d, ovr);
 }
 
@@ -169,7 +181,7 @@ static void unbind_dev(struct dev *d, const char *drv)
 
 	if (!bound_to(d, now, sizeof(now)) || strcmp(now, drv))
 		return;
-	snprintf(link, sizeof(link), "%s/sys/bus/pci/devices/%s/driver", root, d->bdf);
+	fmt(link, sizeof(link), "%s/sys/bus/pci/devices/%s/driver", root, d->bdf);
 	unlink(link);
 	if (!strcmp(drv, "vfio-pci"))
 		group_node(d, 0);
@@ -192,7 +204,7 @@ static void fifo_input(struct fifo *f)
 		p += strspn(p, " \n\t");
 		if (strlen(p) < 12)
 			break;
-		snprintf(bdf, sizeof(bdf), "%.12s", p);
+		fmt(bdf, sizeof(bdf), "%.12s", p);
 		p += 12;
 		if (!(d = find_dev(bdf)))
 			continue;
@@ -209,8 +221,8 @@ static void make_fifo(const char *path, const char *drv, int bind)
 {
 	struct fifo *f = &fifos[nfifo++];
 
-	snprintf(f->path, sizeof(f->path), "%s", path);
-	snprintf(f->drv, sizeof(f->drv), "%s", drv);
+	fmt(f->path, sizeof(f->path), "%s", path);
+	fmt(f->drv, sizeof(f->drv), "%s", drv);
 	f->bind = bind;
 	unlink(path);
 	if (mkfifo(path, 0200) < 0)
@@ -227,7 +239,7 @@ static void scan_devices(int ino)
 	DIR *d;
 	struct dirent *de;
 
-	snprintf(path, sizeof(path), "%s/sys/bus/pci/devices", root);
+	fmt(path, sizeof(path), "%s/sys/bus/pci/devices", root);
 	if (!(d = opendir(path)))
 		die(path);
 	while ((de = readdir(d)) && ndev < MAXDEV) {
@@ -237,13 +249,13 @@ static void scan_devices(int ino)
 
 		if (de->d_name[0] == '.' || strlen(de->d_name) != 12)
 			continue;
-		snprintf(v->bdf, sizeof(v->bdf), "%s", de->d_name);
+		fmt(v->bdf, sizeof(v->bdf), "%s", de->d_name);
 		bound_to(v, v->native, sizeof(v->native));
-		snprintf(p2, sizeof(p2), "%s/%s/iommu_group", path, de->d_name);
+		fmt(p2, sizeof(p2), "%s/%s/iommu_group", path, de->d_name);
 		r = readlink(p2, target, sizeof(target) - 1);
 		target[r > 0 ? r : 0] = '\0';
 		v->group = r > 0 ? atoi(strrchr(target, '/') + 1) : -1;
-		snprintf(p2, sizeof(p2), "%s/%s/driver_override", path, de->d_name);
+		fmt(p2, sizeof(p2), "%s/%s/driver_override", path, de->d_name);
 		v->wd = inotify_add_watch(ino, p2, IN_CLOSE_WRITE);
 		ndev++;
 	}
@@ -256,19 +268,19 @@ static void scan_drivers(void)
 	DIR *d;
 	struct dirent *de;
 
-	snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers", root);
+	fmt(path, sizeof(path), "%s/sys/bus/pci/drivers", root);
 	if (!(d = opendir(path)))
 		die(path);
 	while ((de = readdir(d)) && nfifo < 2 * MAXDRV) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(f, sizeof(f), "%s/%s/bind", path, de->d_name);
+		fmt(f, sizeof(f), "%s/%s/bind", path, de->d_name);
 		make_fifo(f, de->d_name, 1);
-		snprintf(f, sizeof(f), "%s/%s/unbind", path, de->d_name);
+		fmt(f, sizeof(f), "%s/%s/unbind", path, de->d_name);
 		make_fifo(f, de->d_name, 0);
 	}
 	closedir(d);
-	snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers_probe", root);
+	fmt(path, sizeof(path), "%s/sys/bus/pci/drivers_probe", root);
 	make_fifo(path, "", 0);
 }
 
@@ -283,10 +295,10 @@ static void scan_hugepages(int ino)
 			struct hp *h = &hps[nhp];
 			char p2[P + 32];
 
-			snprintf(h->dir, sizeof(h->dir),
+			fmt(h->dir, sizeof(h->dir),
 				 "%s/sys/devices/system/node/node%d/hugepages/hugepages-%skB", root, n,
 				 sz[s]);
-			snprintf(p2, sizeof(p2), "%s/nr_hugepages", h->dir);
+			fmt(p2, sizeof(p2), "%s/nr_hugepages", h->dir);
 			if (readstr(p2, buf, sizeof(buf)) < 0)
 				continue;
 			h->nr = atol(buf);
@@ -309,7 +321,7 @@ static void inotify_input(int ino)
 		for (int i = 0; i < ndev; i++) {
 			if (devs[i].wd != ev->wd)
 				continue;
-			snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver_override", root,
+			fmt(path, sizeof(path), "%s/sys/bus/pci/devices/%s/driver_override", root,
 				 devs[i].bdf);
 			if (readstr(path, v, sizeof(v)) == 0 && !*v)
 				writestr(path, "(null)\n");
@@ -320,13 +332,13 @@ static void inotify_input(int ino)
 
 			if (hps[i].wd != ev->wd)
 				continue;
-			snprintf(path, sizeof(path), "%s/nr_hugepages", hps[i].dir);
-			snprintf(fr, sizeof(fr), "%s/free_hugepages", hps[i].dir);
+			fmt(path, sizeof(path), "%s/nr_hugepages", hps[i].dir);
+			fmt(fr, sizeof(fr), "%s/free_hugepages", hps[i].dir);
 			if (readstr(path, v, sizeof(v)) < 0 || (nr = atol(v)) == hps[i].nr)
 				continue;
 			fv = readstr(fr, v, sizeof(v)) == 0 ? atol(v) : 0;
 			fv += nr - hps[i].nr;
-			snprintf(v, sizeof(v), "%ld\n", fv < 0 ? 0 : fv);
+			fmt(v, sizeof(v), "%ld\n", fv < 0 ? 0 : fv);
 			writestr(fr, v);
 			hps[i].nr = nr;
 		}
@@ -335,6 +347,7 @@ static void inotify_input(int ino)
 
 static void on_signal(int sig)
 {
+	(void)sig;
 	stop = 1;
 }
 

@@ -75,6 +75,16 @@ cmd_of() {
 	bash) echo "bash bench/hookscript-guide.sh 100 $2" ;;
 	perl) echo "perl bench/hookscript-guide.pl 100 $2" ;;
 	pvepin) echo "$PVEPIN --root $R --topology $TOPO 100 $2" ;;
+	pvepin-noplug) echo "$PVEPIN --root $R --topology $TOPO 100 $2" ;;
+	esac
+}
+# envof TOOL: its environment besides ROOT and the shim. pvepin-noplug is
+# the same binary with hwloc's plugins (gl, opencl, pci, libxml) not loaded:
+# pvepin needs none of them, and every process pays for loading them.
+envof() {
+	case $1 in
+	pvepin-noplug) echo HWLOC_PLUGINS_PATH=/nonexistent ;;
+	*) echo PV_BENCH_TOOL=$1 ;;
 	esac
 }
 
@@ -95,9 +105,9 @@ qemu_stop() {
 run() {
 	c=$(cmd_of $1 $2)
 	if [ $3 = time ]; then
-		ROOT=$R LD_PRELOAD=$SHIM timeout 60 $B/phasetime $T/$1.$2.times $c >> $T/$1.log 2>&1
+		env $(envof $1) ROOT=$R LD_PRELOAD=$SHIM timeout 60 $B/phasetime $T/$1.$2.times $c >> $T/$1.log 2>&1
 	else
-		ROOT=$R LD_PRELOAD=$SHIM timeout 60 strace -f -c -o $T/$1.$2.strace $c >> $T/$1.log 2>&1
+		env $(envof $1) ROOT=$R LD_PRELOAD=$SHIM timeout 60 strace -f -c -o $T/$1.$2.strace $c >> $T/$1.log 2>&1
 	fi
 }
 cycle() { # TOOL MODE
@@ -151,7 +161,7 @@ if grep -q "unknown command" $T/probe; then
 	TOOLS="bash perl"
 	echo "pvepin: phases not available in this build"
 else
-	TOOLS="bash perl pvepin"
+	TOOLS="bash perl pvepin pvepin-noplug"
 fi
 for tool in $TOOLS; do bench $tool 0; done
 
@@ -162,12 +172,16 @@ for ph in $PHASES; do
 		set -- $(summary $tool $ph)
 		[ -z "$base" ] && base=$1
 		ratio=$(python3 -c "print('%.1fx' % ($base / $1) if $1 > 0 else '-')")
-		case $tool in bash) name="bash (guide)" ;; perl) name="perl (PVE example)" ;; *) name=pvepin ;; esac
+		case $tool in
+		bash) name="bash (guide)" ;; perl) name="perl (PVE example)" ;;
+		pvepin) name=pvepin ;; pvepin-noplug) name="pvepin, no plugins" ;;
+		esac
 		fails=""; [ "$4" != 0 ] && fails=" ($4 runs failed: see below)"
 		printf '%-11s %-20s %9s %9s %9s %9s%s\n' "$label" "$name" $1 $2 $3 $ratio "$fails"
 		label=""
 	done
 done
+echo "(programs: execve that succeeded, the hook's own included; wall: spawn to reap, as PVE waits)"
 for tool in $TOOLS; do
 	n=$(grep -c '^[<>]' $T/$tool.diff)
 	if [ "$n" = 0 ]; then

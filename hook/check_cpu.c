@@ -49,6 +49,14 @@ static void check_nps(struct hc *h, struct pv_report *r)
 
 		if (nl3 <= 1)
 			continue;
+		if (!strstr(t->cpu_model, "AMD") && t->cpu_model[0]) {
+			pv_report_add(r, PV_WARN, "numa-nps",
+				      "node %u has %d L3 domains: a VM's memory cannot follow its L3; if the firmware "
+				      "offers sub-NUMA clustering (SNC), enable it to give each L3 its own node",
+				      t->node[i].os, nl3);
+			warned++;
+			continue;
+		}
 		if (strstr(t->cpu_model, "Ryzen") && !has_nps(t->cpu_model)) {
 			pv_report_add(r, PV_OK, "numa-nps", "node %u has %d L3 domains; %s has no NPS setting: pvepin "
 				      "keeps a gaming VM inside one L3 (policy max_l3)", t->node[i].os, nl3, t->cpu_model);

@@ -95,12 +95,12 @@ static int group_problems(const struct hc *h, int g, int vmid, char *out, size_t
 			continue;
 		if (bad++ < 3) {
 			describe_member(h, bdf, vmid, desc, sizeof(desc));
-			len += (size_t)snprintf(out + len, n - len, "%s%s", len ? ", " : "", desc);
+			hc_appendf(out, n, &len, "%s%s", len ? ", " : "", desc);
 		}
 	}
 	closedir(dh);
 	if (bad > 3)
-		snprintf(out + len, n - len, " and %d more", bad - 3);
+		hc_appendf(out, n, &len, " and %d more", bad - 3);
 	return bad;
 }
 
@@ -109,7 +109,7 @@ static bool group_seen(const struct hc *h, int upto, int g, int vmid)
 	for (int i = 0; i < upto; i++) {
 		const struct pv_pcidev *d = pv_topo_pci(h->t, h->dev[i].bdf);
 
-		if (h->dev[i].target && h->dev[i].vmid == vmid && d && d->iommu_group == g)
+		if (g >= 0 && h->dev[i].target && h->dev[i].vmid == vmid && d && d->iommu_group == g)
 			return true;
 	}
 	return false;
@@ -151,6 +151,14 @@ static bool drives(const struct hc *h, const char *module, const char *bdf)
 	return i >= 0 && hc_mod_drives(h, module, h->modalias[i]);
 }
 
+/* A host device the blacklisted module would drive loses nothing if
+ * another module that is not blacklisted drives it (nouveau blacklisted,
+ * the host's own NVIDIA card on the nvidia module). */
+static bool taken(const struct hc *h, const char *module, int i)
+{
+	return hc_mod_drives(h, module, h->modalias[i]) && !hc_other_driver(h, module, h->modalias[i]);
+}
+
 /* What losing these devices costs the host, in words. */
 static const char *loss(const struct hc *h, const char *module)
 {
@@ -163,7 +171,7 @@ static const char *loss(const struct hc *h, const char *module)
 
 		if (hc_passthrough(h, d->bdf))
 			continue;
-		hit = hc_mod_drives(h, module, h->modalias[i]);
+		hit = taken(h, module, i);
 		usb |= hit && d->kind == PV_PCI_USB;
 		audio |= hit && d->kind == PV_PCI_AUDIO;
 		gpu |= hit && d->kind == PV_PCI_GPU;
@@ -205,10 +213,10 @@ static int list_targets(const struct hc *h, const char *module, char *out, size_
 		if (!h->dev[i].target || !drives(h, module, h->dev[i].bdf) || strstr(out, h->dev[i].bdf))
 			continue;
 		if (count++ < max)
-			len += (size_t)snprintf(out + len, n - len, "%s%s", len ? ", " : "", h->dev[i].bdf);
+			hc_appendf(out, n, &len, "%s%s", len ? ", " : "", h->dev[i].bdf);
 	}
 	if (count > max)
-		snprintf(out + len, n - len, " and %d more", count - max);
+		hc_appendf(out, n, &len, " and %d more", count - max);
 	return count;
 }
 
@@ -221,14 +229,13 @@ static int list_host(const struct hc *h, const char *module, char *out, size_t n
 	for (int i = 0; i < h->t->npci; i++) {
 		const struct pv_pcidev *d = &h->t->pci[i];
 
-		if (hc_passthrough(h, d->bdf) || d->kind == PV_PCI_BRIDGE || !hc_mod_drives(h, module, h->modalias[i]))
+		if (hc_passthrough(h, d->bdf) || d->kind == PV_PCI_BRIDGE || !taken(h, module, i))
 			continue;
 		if (count++ < max)
-			len += (size_t)snprintf(out + len, n - len, "%s%s (%s)", len ? ", " : "", d->bdf,
-						pv_pci_kind_name(d->kind));
+			hc_appendf(out, n, &len, "%s%s (%s)", len ? ", " : "", d->bdf, pv_pci_kind_name(d->kind));
 	}
 	if (count > max)
-		snprintf(out + len, n - len, " and %d more", count - max);
+		hc_appendf(out, n, &len, " and %d more", count - max);
 	return count;
 }
 
@@ -302,7 +309,7 @@ static unsigned long sysfs_hex(const char *bdf, const char *attr)
 
 static bool id_matches(const struct pv_pcidev *d, const unsigned long f[6])
 {
-	if (d->vendor != f[0] || d->device != f[1])
+	if ((f[0] != 0xffffffffUL && d->vendor != f[0]) || (f[1] != 0xffffffffUL && d->device != f[1]))
 		return false;
 	if (f[2] != 0xffffffffUL && sysfs_hex(d->bdf, "subsystem_vendor") != f[2])
 		return false;
@@ -311,41 +318,52 @@ static bool id_matches(const struct pv_pcidev *d, const unsigned long f[6])
 	return (d->class_id & f[5]) == (f[4] & f[5]);
 }
 
+/* Up to 3 BDFs matching the id, host devices or passthrough ones. */
+static int id_list(const struct hc *h, const unsigned long f[6], bool passthrough, char *out, size_t n)
+{
+	size_t len = 0;
+	int count = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < h->t->npci; i++) {
+		const struct pv_pcidev *d = &h->t->pci[i];
+
+		if (!id_matches(d, f) || !hc_passthrough(h, d->bdf) != !passthrough)
+			continue;
+		if (count++ < 3)
+			hc_appendf(out, n, &len, "%s%s", len ? ", " : "", d->bdf);
+	}
+	if (count > 3)
+		hc_appendf(out, n, &len, " and %d more", count - 3);
+	return count;
+}
+
 static void check_one_id(struct hc *h, const struct hc_modline *m, const char *id, struct pv_report *r)
 {
 	unsigned long f[6];
-	char host[200] = "", pt[120] = "", where[HC_FILE + 16], fix[HC_FILE + 192];
-	size_t lh = 0, lp = 0;
+	char host[96], pt[96], where[HC_FILE + 16], fix[HC_FILE + 192];
 
 	hc_modline_where(m, where, sizeof(where));
 	if (m->line)
-		snprintf(fix, sizeof(fix), "take %s out of ids= there, run update-initramfs -u -k all", id);
+		snprintf(fix, sizeof(fix), "take %.40s out of ids= there, run update-initramfs -u -k all", id);
 	else
-		snprintf(fix, sizeof(fix), "take %s out of vfio-pci.ids= in %s", id, h->kwhere);
+		snprintf(fix, sizeof(fix), "take %.40s out of vfio-pci.ids= in %s", id, h->kwhere);
 	if (parse_id(id, f) < 0) {
 		pv_report_add(r, PV_WARN, "vfio-ids", "vfio-pci ids entry '%.32s' (%s) is not vendor:device in hex: "
 			      "fix it", id, where);
 		return;
 	}
-	for (int i = 0; i < h->t->npci; i++) {
-		const struct pv_pcidev *d = &h->t->pci[i];
-		char *buf = hc_passthrough(h, d->bdf) ? pt : host;
-		size_t *len = buf == pt ? &lp : &lh, cap = buf == pt ? sizeof(pt) : sizeof(host);
-
-		if (id_matches(d, f) && *len + PV_BDF_LEN + 2 < cap)
-			*len += (size_t)snprintf(buf + *len, cap - *len, "%s%s", *len ? ", " : "", d->bdf);
-	}
-	if (lh)
+	if (id_list(h, f, false, host, sizeof(host)))
 		pv_report_add(r, PV_ERROR, "vfio-ids",
-			      "vfio-pci ids=%s (%s) also captures %s, which no VM passes through (an identical device "
-			      "meant for the host): %s; pvepin binds passthrough devices by address at VM start", id,
-			      where, host, fix);
-	else if (lp)
-		pv_report_add(r, PV_OK, "vfio-ids", "vfio-pci ids=%s (%s) matches only passthrough devices: %s", id,
-			      where, pt);
+			      "vfio-pci ids=%.40s (%s) also captures %s, which no VM passes through (an identical "
+			      "device meant for the host): %s; pvepin binds passthrough devices by address at VM start",
+			      id, where, host, fix);
+	else if (id_list(h, f, true, pt, sizeof(pt)))
+		pv_report_add(r, PV_OK, "vfio-ids", "vfio-pci ids=%.40s (%s) matches only passthrough devices: %s",
+			      id, where, pt);
 	else
-		pv_report_add(r, PV_WARN, "vfio-ids", "vfio-pci ids=%s (%s) matches no device on this host: %s", id,
-			      where, fix);
+		pv_report_add(r, PV_WARN, "vfio-ids", "vfio-pci ids=%.40s (%s) matches no device on this host: %s",
+			      id, where, fix);
 }
 
 /* modprobe joins every options line of a module; of repeated ids= the last

@@ -43,6 +43,20 @@ bool hc_existsf(const char *fmt, ...)
 	return pv_exists(p);
 }
 
+void hc_appendf(char *out, size_t n, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*len + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(out + *len, n - *len, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*len = *len + (size_t)w < n ? *len + (size_t)w : n - 1;
+}
+
 /* Kernel parameter names treat '-' and '_' alike. */
 static bool key_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -118,18 +132,6 @@ bool hc_vm_wants_1g(const struct hc *h, bool targets_only)
 	return false;
 }
 
-const char *hc_desc(const struct hc *h, const char *bdf, char *buf, size_t n)
-{
-	const struct pv_pcidev *d = pv_topo_pci(h->t, bdf);
-
-	if (!d)
-		snprintf(buf, n, "%s", bdf);
-	else
-		snprintf(buf, n, "%s (%s %04x:%04x, %s%s)", bdf, pv_pci_kind_name(d->kind), d->vendor,
-			 d->device, d->driver[0] ? "driver " : "no driver", d->driver);
-	return buf;
-}
-
 static void read_cmdline(struct hc *h)
 {
 	h->have_cmdline = hc_readf(h->cmdline, sizeof(h->cmdline), "/proc/cmdline") >= 0;
@@ -186,12 +188,15 @@ static void find_kwhere(struct hc *h)
 		 "GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, run `update-grub`");
 	if (pv_path(p, sizeof(p), &e, "/etc/default/grub") < 0 || !(grub = pv_slurp(p, NULL, &e)))
 		return;
-	for (const char *s = grub; *s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : s + strlen(s), line++) {
+	for (const char *s = grub; s; line++) {
+		const char *nl = strchr(s, '\n');
+
 		if (!strncmp(s, "GRUB_CMDLINE_LINUX_DEFAULT=", 27)) {
 			snprintf(h->kwhere, sizeof(h->kwhere),
 				 "GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub:%d, run `update-grub`", line);
 			return;
 		}
+		s = nl ? nl + 1 : NULL;
 	}
 }
 

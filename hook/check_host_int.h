@@ -8,7 +8,7 @@
 #include "../pinner/topo.h"
 #include "report.h"
 
-#define HC_MAX_VMS 128
+#define HC_MAX_VMS 1024
 #define HC_MAX_DEVS 256
 #define HC_MAX_MODLINES 512
 #define HC_MODNAME 64
@@ -78,9 +78,11 @@ bool hc_cmdline_has(const struct hc *h, const char *token);
  * key, as the kernel's parameter parser); NULL if absent. */
 const char *hc_cmdline_value(const struct hc *h, const char *key, char *buf, size_t n);
 const struct hc_dev *hc_passthrough(const struct hc *h, const char *bdf);
+/* Does a VM config (a checked one, with targets_only) ask for 1 GiB pages? */
 bool hc_vm_wants_1g(const struct hc *h, bool targets_only);
-/* "0000:47:00.4 (audio 1022:15e3, driver snd_hda_intel)" */
-const char *hc_desc(const struct hc *h, const char *bdf, char *buf, size_t n);
+/* Append to out (size n) at *len, which stays at most n - 1: a list that
+ * does not fit ends cut, never past the buffer. */
+void hc_appendf(char *out, size_t n, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Read a small file at a rooted printf path (trailing newline dropped);
  * its length, or -1 if it cannot be read. */
 int hc_readf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -97,6 +99,8 @@ bool hc_mod_loaded(const char *name);
 bool hc_mod_drives(const struct hc *h, const char *module, const char *modalias);
 /* "/etc/modprobe.d/vfio.conf:2", or "the kernel command line". */
 const char *hc_modline_where(const struct hc_modline *m, char *buf, size_t n);
+/* Does a module other than `module`, and not blacklisted, drive modalias? */
+bool hc_other_driver(const struct hc *h, const char *module, const char *modalias);
 /* The last options line setting module's param; value copied to val. */
 const struct hc_modline *hc_mod_option(const struct hc *h, const char *module, const char *param,
 				       char *val, size_t n);

@@ -16,18 +16,17 @@ static int iommu_units(char *names, size_t n)
 	struct pv_err e;
 	struct dirent *de;
 	DIR *dh;
+	size_t len = 0;
 	int count = 0;
 
 	names[0] = '\0';
 	if (pv_path(dir, sizeof(dir), &e, "/sys/class/iommu") < 0 || !(dh = opendir(dir)))
 		return 0;
 	while ((de = readdir(dh))) {
-		size_t len = strlen(names);
-
 		if (de->d_name[0] == '.')
 			continue;
-		if (count++ < 4 && len + strlen(de->d_name) + 2 < n)
-			snprintf(names + len, n - len, "%s%s", len ? " " : "", de->d_name);
+		if (count++ < 4)
+			hc_appendf(names, n, &len, "%s%s", len ? " " : "", de->d_name);
 	}
 	closedir(dh);
 	return count;

@@ -133,7 +133,7 @@ static int list_confs(struct conf_name *c, int max)
 			if (de->d_name[0] == '.' || len < 6 || len >= sizeof(c[n].name) ||
 			    strcmp(de->d_name + len - 5, ".conf") || known_name(c, n, de->d_name))
 				continue;
-			snprintf(c[n].name, sizeof(c[n].name), "%s", de->d_name);
+			memcpy(c[n].name, de->d_name, len + 1);
 			c[n++].dir = dirs[d];
 		}
 		closedir(dh);
@@ -312,6 +312,29 @@ bool hc_mod_drives(const struct hc *h, const char *module, const char *modalias)
 	return false;
 }
 
+static bool blacklisted(const struct hc *h, const char *module)
+{
+	for (int i = 0; i < h->nml; i++)
+		if (h->ml[i].kind != HC_OPTIONS && !strcmp(h->ml[i].module, module))
+			return true;
+	return false;
+}
+
+/* vfio-pci and pci-stub hold a device away from the host, not for it. */
+bool hc_other_driver(const struct hc *h, const char *module, const char *modalias)
+{
+	if (!modalias[0])
+		return false;
+	for (int i = 0; i < h->nalias; i++) {
+		const char *m = h->alias[i].module;
+
+		if (strcmp(m, module) && strcmp(m, "vfio_pci") && strcmp(m, "pci_stub") && !blacklisted(h, m) &&
+		    fnmatch(h->alias[i].pattern, modalias, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* "ids=10de:2684 disable_vga=1": the value of param, if set. */
 static bool args_value(const char *args, const char *param, char *val, size_t n)
 {
@@ -347,8 +370,6 @@ const struct hc_modline *hc_mod_option(const struct hc *h, const char *module, c
 		if (h->ml[i].kind == HC_OPTIONS && !strcmp(h->ml[i].module, module) &&
 		    args_value(h->ml[i].args, param, val, n))
 			last = &h->ml[i];
-	if (last)
-		args_value(last->args, param, val, n);
 	return last;
 }
 

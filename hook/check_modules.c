@@ -57,7 +57,7 @@ static void check_vfio_modules(struct hc *h, struct pv_report *r)
 				      h->osrelease);
 			return;
 		}
-		len += (size_t)snprintf(ok + len, sizeof(ok) - len, "%s%s %s", i ? ", " : "", vfio_mods[i], s);
+		hc_appendf(ok, sizeof(ok), &len, "%s%s %s", i ? ", " : "", vfio_mods[i], s);
 	}
 	pv_report_add(r, PV_OK, "vfio-modules", "kernel %s: %s", h->osrelease, ok);
 }
@@ -114,9 +114,8 @@ static void check_module_lists(struct hc *h, struct pv_report *r)
 			size_t len = strlen(de->d_name);
 
 			if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") ||
-			    len + sizeof("/etc/modules-load.d/") > sizeof(file))
+			    snprintf(file, sizeof(file), "/etc/modules-load.d/%s", de->d_name) >= (int)sizeof(file))
 				continue;
-			snprintf(file, sizeof(file), "/etc/modules-load.d/%s", de->d_name);
 			check_list_file(h, file, false, &nbad, r);
 		}
 		closedir(dh);
@@ -183,9 +182,8 @@ static bool newest_source(char *name, size_t n, struct timespec *ts)
 		size_t len = strlen(de->d_name);
 
 		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") ||
-		    len + sizeof("/etc/modprobe.d/") > sizeof(rel))
+		    snprintf(rel, sizeof(rel), "/etc/modprobe.d/%s", de->d_name) >= (int)sizeof(rel))
 			continue;
-		snprintf(rel, sizeof(rel), "/etc/modprobe.d/%s", de->d_name);
 		if (mtime_of(rel, &t) && (!any || newer(&t, ts))) {
 			*ts = t;
 			snprintf(name, n, "%s", rel);
@@ -211,7 +209,7 @@ static int missing_from_initramfs(const struct hc *h, char *missing, size_t n)
 		if (hc_mod_state(h, vfio_mods[i]) == HC_MOD_BUILTIN || (text && initramfs_lists(text, vfio_mods[i])))
 			continue;
 		count++;
-		len += (size_t)snprintf(missing + len, n - len, "%s%s", len ? ", " : "", vfio_mods[i]);
+		hc_appendf(missing, n, &len, "%s%s", len ? ", " : "", vfio_mods[i]);
 	}
 	return count;
 }

@@ -63,7 +63,7 @@ static size_t pcir_at(const struct rom *rom, size_t off)
 
 	if (off + 0x1a > rom->len || rom->buf[off] != 0x55 || rom->buf[off + 1] != 0xaa)
 		return 0;
-	p = off + 0x40;
+	p = off + le16(rom->buf + off + 0x18);
 	if (p == off || p + 8 > rom->len || memcmp(rom->buf + p, "PCIR", 4))
 		return 0;
 	return p;

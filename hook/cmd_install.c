@@ -286,29 +286,33 @@ static char *read_self(size_t *len, struct pv_err *e)
 	return read_fd(fd, "/proc/self/exe", len, e);
 }
 
-/* What is at the hookscript path now. Symlinks and anything not a
- * regular file are never followed: they are someone else's. */
+/* What is at the hookscript path now. Only a regular file is opened (a
+ * device node or FIFO there is never touched), without following a
+ * symlink, and it must still be the file lstat saw. */
 static int hook_kind(const char *path, const char *self, size_t selflen, enum hook_kind *k,
 		     struct stat *st, struct pv_err *e)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
+	struct stat fst;
 	size_t len;
 
 	*k = HOOK_FOREIGN;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	if (lstat(path, st) < 0) {
+		if (errno != ENOENT)
+			return pv_fail(e, errno, "stat %s", path);
 		*k = HOOK_ABSENT;
 		return 0;
 	}
-	if (fd < 0 && (errno == ELOOP || errno == ENXIO))
-		return lstat(path, st) < 0 ? pv_fail(e, errno, "stat %s", path) : 0;
-	if (fd < 0)
-		return pv_fail(e, errno, "open %s", path);
-	if (fstat(fd, st) < 0)
-		return pv_fail(e, errno, "stat %s", path);
 	if (!S_ISREG(st->st_mode) || (size_t)st->st_size > FILE_MAX)
 		return 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(e, errno, "open %s", path);
+	if (fstat(fd, &fst) < 0)
+		return pv_fail(e, errno, "stat %s", path);
+	if (fst.st_dev != st->st_dev || fst.st_ino != st->st_ino)
+		return pv_fail(e, EAGAIN, "%s changed while being looked at", path);
 	if (!(buf = read_fd(fd, path, &len, e)))
 		return -1;
 	if (len == selflen && !memcmp(buf, self, len))

@@ -5,6 +5,7 @@
 
 #include "../common/opts.h"
 #include "cmd.h"
+#include "svg.h"
 #include "journal.h"
 #include "phases.h"
 #include "status.h"
@@ -55,9 +56,17 @@ int pv_cmd_status(int argc, char **argv)
 	struct cmd_flags f;
 	int vmid = -1, drift;
 
-	if (cmd_parse_flags("status", argc, argv, &f) < 0 ||
+	if (cmd_parse_flags_ex("status", argc, argv, &f, CMD_F_SVG) < 0 ||
 	    (f.pos && (vmid = cmd_vmid("status", f.pos)) < 0))
 		return 2;
+	if (f.svg) {
+		if (pv_svg_status(f.svg_file, vmid, &e) < 0) {
+			pv_err_print(&e);
+			return 2;
+		}
+		if (cmd_svg_stdout(&f))
+			return 0;
+	}
 	if ((drift = pv_status(vmid, pv_opt.json, stdout, &e)) < 0) {
 		pv_err_print(&e);
 		return 2;

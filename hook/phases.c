@@ -143,6 +143,31 @@ static int do_irqbalance(struct pv_engine *en, const struct pv_action *a, struct
 	return pv_engine_irqbalance(en, "irqs", ps->irqs, e);
 }
 
+/* Other IRQs off the VM's CPUs. Only the first isolating VM moves them:
+ * a second would journal the first one's values as its "old" ones, and
+ * restores in any stop order would no longer give the host back exactly.
+ * irqbalance's ban covers the later VMs where it runs. */
+static int do_irq_others(struct pv_engine *en, const struct pv_plan *p, struct pv_ledger *led,
+			 const struct pv_action *a, struct pv_err *e)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t vm = hwloc_bitmap_alloc();
+	struct pv_irq_report rep = { 0 };
+	int rc;
+
+	if (!vm || parse_set(a->value, vm, e) < 0)
+		return -1;
+	if (pv_ledger_others(led, p->vmid) > 0) {
+		if (pv_opt.verbose)
+			fprintf(stderr, "pvepin: other IRQs: left to the VM that started first\n");
+		return 0;
+	}
+	rc = pv_irq_steer_others(vm, p->host_cpus, pv_engine_attr_writer, en, &rep, e);
+	if (pv_opt.verbose)
+		pv_irq_report_print(stderr, &rep);
+	pv_irq_report_free(&rep);
+	return rc;
+}
+
 static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct pv_policy *pol,
 		   struct pv_ledger *led, const struct pv_action *a, struct post *ps,
 		   struct pv_err *e)
@@ -150,7 +175,8 @@ static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct p
 	const struct pv_plan_dev *d = NULL;
 
 	if (!ps && (a->kind == PV_ACT_PIN_VCPU || a->kind == PV_ACT_PIN_OTHER ||
-		    a->kind == PV_ACT_IRQ_STEER || a->kind == PV_ACT_IRQBALANCE))
+		    a->kind == PV_ACT_IRQ_STEER || a->kind == PV_ACT_IRQBALANCE ||
+		    a->kind == PV_ACT_IRQ_OTHERS))
 		return pv_fail(e, EINVAL, "plan: %s belongs to post-start", pv_act_name(a->kind));
 	switch (a->kind) {
 	case PV_ACT_VFIO_BIND:
@@ -178,6 +204,8 @@ static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct p
 		return steer_irqs(en, p, a, ps, e);
 	case PV_ACT_IRQBALANCE:
 		return do_irqbalance(en, a, ps, e);
+	case PV_ACT_IRQ_OTHERS:
+		return do_irq_others(en, p, led, a, e);
 	}
 	return pv_fail(e, EINVAL, "unknown action %d", (int)a->kind);
 }

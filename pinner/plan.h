@@ -60,6 +60,7 @@ enum pv_act_kind {
 	PV_ACT_PIN_OTHER,   /* emulator/IO threads -> value cpu list */
 	PV_ACT_IRQ_STEER,   /* target=bdf, value=cpu list */
 	PV_ACT_IRQBALANCE,  /* value=banned cpu list */
+	PV_ACT_IRQ_OTHERS,  /* every other IRQ off value=vm cpus, onto host_cpus */
 };
 
 enum pv_phase { PV_PRE_START = 0, PV_POST_START, PV_PRE_STOP, PV_POST_STOP };

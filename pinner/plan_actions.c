@@ -92,6 +92,12 @@ static int post_start(const struct pv_policy *pol, struct pv_plan *p, const char
 		set_str(a->target, sizeof(a->target), p->dev[i].bdf);
 		set_str(a->value, sizeof(a->value), irq);
 	}
+	if (pol->irq_steer && pol->isolate) {
+		if (!(a = add(p, PV_POST_START, PV_ACT_IRQ_OTHERS)))
+			return -1;
+		set_str(a->target, sizeof(a->target), "other-irqs");
+		set_str(a->value, sizeof(a->value), vm);
+	}
 	if (pol->irq_steer && pol->irqbalance == PV_IRQB_BAN) {
 		if (!(a = add(p, PV_POST_START, PV_ACT_IRQBALANCE)))
 			return -1;
@@ -129,6 +135,7 @@ const char *pv_act_name(enum pv_act_kind k)
 		[PV_ACT_CPUSET] = "cpuset", [PV_ACT_GOVERNOR] = "governor",
 		[PV_ACT_PIN_VCPU] = "pin-vcpu", [PV_ACT_PIN_OTHER] = "pin-threads",
 		[PV_ACT_IRQ_STEER] = "irq-steer", [PV_ACT_IRQBALANCE] = "irqbalance-ban",
+		[PV_ACT_IRQ_OTHERS] = "irq-others",
 	};
 
 	return (unsigned)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";

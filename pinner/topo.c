@@ -11,8 +11,23 @@
 #include "../common/opts.h"
 #include "topo_internal.h"
 
+/* hwloc dlopens every plugin it finds at init: the GL, OpenCL and libxml2
+ * ones pull in X11, OpenCL and libxml2 and cost more than the rest of a
+ * hook run. pvepin needs only the PCI plugin (its own XML parser reads
+ * hwloc's exports). An admin's own setting wins. */
+static int quiet_plugins(struct pv_err *e)
+{
+	if (setenv("HWLOC_PLUGINS_BLACKLIST",
+		   "hwloc_gl,hwloc_opencl,hwloc_xml_libxml,hwloc_cuda,hwloc_nvml,hwloc_rsmi,hwloc_levelzero",
+		   0) < 0)
+		return pv_fail(e, errno, "setenv HWLOC_PLUGINS_BLACKLIST");
+	return 0;
+}
+
 static int load_hwloc(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 {
+	if (quiet_plugins(e) < 0)
+		return -1;
 	if (hwloc_topology_init(&t->h) < 0)
 		return pv_fail(e, errno, "hwloc: cannot initialise topology");
 	if (xml_path && hwloc_topology_set_xml(t->h, xml_path) < 0)
@@ -22,6 +37,10 @@ static int load_hwloc(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 	if (!xml_path && pv_opt.root && pv_opt.root[0] &&
 	    setenv("HWLOC_FSROOT", pv_opt.root, 1) < 0)
 		return pv_fail(e, errno, "setenv HWLOC_FSROOT");
+	/* The hook runs in a host cgroup that pre-start itself narrows: the
+	 * VM's CPUs must stay in the topology all the same. */
+	if (hwloc_topology_set_flags(t->h, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED) < 0)
+		return pv_fail(e, errno, "hwloc: cannot set flags");
 	/* Keep every PCI function (USB controllers and audio are not
 	 * "important" to hwloc) but not the bridges and OS devices. */
 	hwloc_topology_set_type_filter(t->h, HWLOC_OBJ_PCI_DEVICE, HWLOC_TYPE_FILTER_KEEP_ALL);

@@ -3,6 +3,7 @@
  *   fakeqemu --vmid|-id N [--vcpus|-smp N] [--iothreads N] [--pidfile|-pidfile P]
  *            [--vfio-group G]... [--vfio-dev BDF]... [--msix N]
  *            [--mem1g N [--mem-node M]] [--comm NAME] [--no-iouring]
+ *            [--spawn-cpus LIST] [--spawn-name NAME]
  *
  * It names its threads as QEMU does (main thread "kvm" as under PVE,
  * "CPU n/KVM" per vCPU, "IO iothreadN", "call_rcu", "worker", and a real
@@ -14,7 +15,10 @@
  * is in place.
  *
  * Signals: SIGUSR1 starts one more "worker" thread (QEMU's thread pool
- * grows at run time), SIGUSR2 enables every MSI-X vector of every vfio
+ * grows at run time; --spawn-name names it otherwise, e.g. "CPU 4/KVM" for a
+ * hotplugged vCPU, renamed after it starts as QEMU does; --spawn-cpus starts
+ * it on those CPUs instead of inheriting the main thread's mask, so a
+ * runtime pinner has something to fix), SIGUSR2 enables every MSI-X vector of every vfio
  * device (a guest driver that loads late), SIGTERM/SIGINT remove the
  * pidfile and exit 0. Every event is logged on stdout, one line each. */
 #include <errno.h>
@@ -24,6 +28,7 @@
 #include <linux/mman.h>
 #include <linux/vfio.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -72,6 +77,9 @@ struct fq {
 	bool iouring;
 	int container;
 	int workers;
+	const char *spawn_name;  /* SIGUSR1 threads' name */
+	cpu_set_t spawn_cpus;    /* SIGUSR1 threads' first mask */
+	bool spawn_mask;
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -107,18 +115,30 @@ static void *idle_thread(void *arg)
 	return NULL;
 }
 
-static int spawn(const char *name)
+static int spawn_masked(const char *name, const cpu_set_t *cpus)
 {
+	pthread_attr_t attr;
 	pthread_t t;
 	int r;
 
-	r = pthread_create(&t, NULL, idle_thread, NULL);
+	r = pthread_attr_init(&attr);
+	if (r == 0 && cpus)
+		r = pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus);
+	if (r != 0)
+		return die("pthread_attr", r);
+	r = pthread_create(&t, &attr, idle_thread, NULL);
+	pthread_attr_destroy(&attr);
 	if (r != 0)
 		return die("pthread_create", r);
 	r = pthread_setname_np(t, name);
 	if (r != 0)
 		return die(name, r);
 	return 0;
+}
+
+static int spawn(const char *name)
+{
+	return spawn_masked(name, NULL);
 }
 
 static int spawn_threads(struct fq *q)
@@ -372,9 +392,9 @@ static int serve(struct fq *q, const sigset_t *set)
 		switch (si.si_signo) {
 		case SIGUSR1:
 			q->workers++;
-			if (spawn("worker"))
+			if (spawn_masked(q->spawn_name, q->spawn_mask ? &q->spawn_cpus : NULL))
 				return 1;
-			logf_("worker thread %d started", q->workers);
+			logf_("%s thread %d started", q->spawn_name, q->workers);
 			break;
 		case SIGUSR2:
 			for (int i = 0; i < q->ndevs; i++)
@@ -395,7 +415,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: fakeqemu --vmid N [--vcpus N] [--iothreads N] [--pidfile PATH]\n"
 		"       [--vfio-group G]... [--vfio-dev BDF]... [--msix N]\n"
-		"       [--mem1g N [--mem-node M]] [--comm NAME] [--no-iouring]\n");
+		"       [--mem1g N [--mem-node M]] [--comm NAME] [--no-iouring]\n"
+		"       [--spawn-cpus LIST] [--spawn-name NAME]\n");
 	return 2;
 }
 
@@ -412,7 +433,32 @@ static int parse_int(const char *s, long min, long max, long *out)
 }
 
 enum { O_VMID = 1, O_VCPUS, O_IOT, O_PIDFILE, O_GROUP, O_DEV, O_MSIX, O_MEM, O_NODE,
-       O_COMM, O_NOURING };
+       O_COMM, O_NOURING, O_SPCPUS, O_SPNAME };
+
+/* "0-1,3": CPUs into set. */
+static int parse_cpus(const char *s, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	while (*s) {
+		char *end;
+		long a = strtol(s, &end, 10), b = a;
+
+		if (end == s || a < 0 || a >= CPU_SETSIZE)
+			return -1;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a || b >= CPU_SETSIZE)
+				return -1;
+		}
+		for (long c = a; c <= b; c++)
+			CPU_SET((int)c, set);
+		if (*end != ',' && *end)
+			return -1;
+		s = *end ? end + 1 : end;
+	}
+	return CPU_COUNT(set) ? 0 : -1;
+}
 
 static int parse_args(struct fq *q, int argc, char **argv)
 {
@@ -423,7 +469,8 @@ static int parse_args(struct fq *q, int argc, char **argv)
 		{ "vfio-group", 1, NULL, O_GROUP }, { "vfio-dev", 1, NULL, O_DEV },
 		{ "msix", 1, NULL, O_MSIX },	    { "mem1g", 1, NULL, O_MEM },
 		{ "mem-node", 1, NULL, O_NODE },    { "comm", 1, NULL, O_COMM },
-		{ "no-iouring", 0, NULL, O_NOURING }, { NULL, 0, NULL, 0 },
+		{ "no-iouring", 0, NULL, O_NOURING }, { "spawn-cpus", 1, NULL, O_SPCPUS },
+		{ "spawn-name", 1, NULL, O_SPNAME }, { NULL, 0, NULL, 0 },
 	};
 	long v;
 	int c;
@@ -482,6 +529,16 @@ static int parse_args(struct fq *q, int argc, char **argv)
 		case O_NOURING:
 			q->iouring = false;
 			break;
+		case O_SPCPUS:
+			if (parse_cpus(a, &q->spawn_cpus))
+				return usage();
+			q->spawn_mask = true;
+			break;
+		case O_SPNAME:
+			if (!*a || strlen(a) > 15)
+				return usage();
+			q->spawn_name = a;
+			break;
 		default:
 			return usage();
 		}
@@ -494,7 +551,7 @@ static int parse_args(struct fq *q, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct fq q = { .vcpus = 1, .comm = "kvm", .mem_node = -1, .iouring = true,
-			.container = -1 };
+			.container = -1, .spawn_name = "worker" };
 	sigset_t set;
 	int r;
 

@@ -1,0 +1,72 @@
+/* The runtime agent: `pvepin agent VMID` keeps the plan true while the VM
+ * runs. Pins set once at post-start decay: QEMU starts threads later, the
+ * guest's driver enables more MSI-X vectors, irqbalance moves IRQs back,
+ * daemon-reload resets cgroup cpusets. The agent follows QEMU until it exits
+ * (pidfd), learns of every new QEMU thread from the proc connector, polls
+ * what the kernel gives no event for (msi_irqs, a few affinity and cpuset
+ * files) every PV_AGENT_TICK_MS, and sends every change through the
+ * journaled engine under the phase lock, so restore covers it.
+ *
+ * Files, all under /run/pvepin:
+ *   <vmid>.agent       pid; flock'd by the agent while it runs (one per VM)
+ *   <vmid>.agent.stat  state and counters (key=value), replaced atomically
+ *                      at most every PV_AGENT_STAT_MS, for `pvepin status`
+ * Logs: syslog, ident "pvepin[<vmid>]" (and stderr with -v).
+ * Test knob: PVEPIN_AGENT_NOEVENTS=1 watches /proc/<pid>/task instead of
+ * the proc connector. */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+
+/* `pvepin agent VMID`: runs in the foreground until QEMU exits or SIGTERM;
+ * 0 on those ends (and when another agent already runs for the VM). */
+int pv_cmd_agent(int argc, char **argv);
+
+/* post-start: start `<this binary> [global options] agent VMID` detached
+ * (own session, stdio on /dev/null, no other fd, cwd /, reparented to init)
+ * and return at once. Nothing in --dry-run or when QEMU does not run. */
+int pv_agent_spawn(int vmid, struct pv_err *e);
+
+/* post-stop: SIGTERM the VM's agent, wait up to wait_ms for it to end
+ * (then SIGKILL), and remove its files. 1 when no agent ran. */
+int pv_agent_stop(int vmid, int wait_ms, struct pv_err *e);
+
+/* What the agent changed and saw; published in <vmid>.agent.stat. */
+struct pv_agent_stats {
+	long threads;      /* QEMU threads watched now */
+	long irqs;         /* device IRQs watched now */
+	long cgroups;      /* cpusets watched now */
+	long new_threads;  /* threads that appeared later and needed a pin */
+	long repins;       /* thread masks someone else changed, put back */
+	long new_irqs;     /* device IRQs that appeared later, steered */
+	long irq_fixes;    /* IRQ affinities someone else changed, put back */
+	long cpuset_fixes; /* cpusets someone (systemd) reset, put back */
+	long refused;      /* writes the kernel refuses (managed IRQ, io_uring worker) */
+	long held_off;     /* items that kept being changed, put on hold */
+	long errors;
+	long lock_busy;    /* fixes deferred while a phase held the lock */
+	long events;       /* proc connector events received */
+	long ticks;
+	long cpu_ms;       /* the agent's own CPU time */
+};
+
+struct pv_agent_info {
+	bool running;       /* an agent process holds the pidfile */
+	pid_t pid;
+	pid_t qemu;
+	char state[16];     /* "running" | "exited" */
+	char mode[32];      /* "proc-connector" | "task-poll" */
+	long long started;  /* unix time */
+	long long updated;
+	char last[256];     /* the last change it made */
+	char why[128];      /* why it ended */
+	struct pv_agent_stats st;
+};
+
+/* Read the VM's agent files. 1 when there are none. */
+int pv_agent_info(int vmid, struct pv_agent_info *ai, struct pv_err *e);
+/* One line (text: "  agent: ...\n") or a JSON object (no newline). */
+void pv_agent_info_print(FILE *f, const struct pv_agent_info *ai, bool json);
