@@ -120,21 +120,16 @@ static ssize_t recv_one(int fd, void *buf, size_t n)
 	return r;
 }
 
-static long long now_ms(void)
-{
-	return pv_agent_now();
-}
-
 /* The kernel answers a listen request with a PROC_EVENT_NONE ack; none
  * means no proc connector here (another pid namespace, or not built). */
 static int wait_ack(int fd, pid_t tgid, int wait_ms, struct pv_err *e)
 {
 	char buf[4096] __attribute__((aligned(8)));
-	long long end = now_ms() + wait_ms;
+	long long end = pv_agent_now() + wait_ms;
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = end - now_ms();
+		long long left = end - pv_agent_now();
 		struct pv_cn_event ev;
 		ssize_t r;
 

@@ -4,6 +4,7 @@
  *   agent_poll.c    what is watched: threads, device IRQs, cpusets; the
  *                   cheap checks each tick and the journaled fixes */
 #pragma once
+#include <dirent.h>
 #include <hwloc.h>
 #include <linux/filter.h>
 #include <stdarg.h>
@@ -45,6 +46,8 @@ struct pv_agent_cfg {
 	char bdf[PV_MAX_DEVS][PV_BDF_LEN];
 	int ncg;
 	struct pv_agent_cg_want cg[PV_AGENT_MAX_CG];
+	char iso_cg[PV_JTARGET];            /* the isolating partition ("" none) */
+	char iso_host[PV_JVAL];             /* the host CPUs it leaves */
 };
 
 int pv_agent_cfg_from_plan(struct pv_agent_cfg *c, const struct pv_plan *p, struct pv_err *e);
@@ -114,6 +117,7 @@ struct agent_thread {
 	char comm[16];
 	long long seen;       /* first seen, ms */
 	bool dirty;           /* check against the plan at the next fix */
+	bool fresh;           /* new or renamed: its next pin is a first one, not a re-assert */
 	bool adopted;         /* there at start: a change then is no "new thread" */
 	bool refused;         /* the kernel refuses its affinity (io_uring worker) */
 	bool logged, logged_hold, logged_err;
@@ -134,6 +138,7 @@ struct agent_cg {
 	char cg[PV_JTARGET];
 	char cpus[PV_JVAL];   /* the plan's value */
 	bool own;
+	bool isolate;         /* the isolating partition's cpuset.cpus (PARTCPUS) */
 	int fd;               /* cpuset.cpus, -1 closed */
 	char held[PV_JVAL];
 	bool dirty, gone;
@@ -148,7 +153,7 @@ struct pv_agent {
 	int pidfd;            /* -1: QEMU's end is polled */
 	int cn;               /* proc connector; -1: /proc/<pid>/task is polled */
 	int sigfd, epfd, lockfd;
-	int taskfd;           /* /proc/<pid>/task, kept open */
+	DIR *taskdir;         /* /proc/<pid>/task, kept open */
 	struct pv_agent_cfg *cfg;
 	hwloc_bitmap_t other; /* cfg->other parsed */
 	hwloc_bitmap_t irqset;
@@ -163,6 +168,7 @@ struct pv_agent {
 	int ncg;
 	bool pins, irqs;      /* threads / device IRQs are watched at all */
 	bool need_fix;        /* something is dirty */
+	long long retry_at;   /* the lock was busy: not before this */
 	bool rescan;          /* list QEMU's threads again */
 	bool stop;
 	long long now, next_tick, next_resync, stat_at, started;
@@ -177,9 +183,9 @@ struct pv_agent {
 long long pv_agent_now(void);
 void pv_agent_log(struct pv_agent *a, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Remember a change for the stat file's "last". */
-void pv_agent_changed(struct pv_agent *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* A change the agent made: the stat file's "last", and a log line if log. */
+void pv_agent_note(struct pv_agent *a, bool log, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* agent_poll.c */
 int pv_agent_watch_init(struct pv_agent *a, const struct pv_jlist *journal, struct pv_err *e);

@@ -9,6 +9,7 @@
 #include "check_host.h"
 #include "check_vm.h"
 #include "cmd.h"
+#include "latency.h"
 
 /* An XML topology without --root describes some other machine: this
  * host's /sys and /etc say nothing about it. */
@@ -77,14 +78,34 @@ static void check_one_vm(int vmid, struct pv_report *r)
 	pv_vmctx_free(&c);
 }
 
+/* Measured latency against the topology's grouping (L3, NUMA, SMT). */
+static void check_latency(const char *file, struct pv_report *r)
+{
+	struct pv_topo t;
+	struct pv_err e = { 0 };
+
+	if (pv_topo_load(&t, pv_opt.topology, &e) < 0) {
+		pv_report_add(r, PV_ERROR, "latency-file", "%s", e.msg);
+		return;
+	}
+	pv_latency_check(&t, file, r);
+	pv_topo_free(&t);
+}
+
 int cmd_check(int argc, char **argv)
 {
 	static struct pv_report r;
 	struct cmd_flags fl;
 	int vmid = 0;
 
-	if (cmd_parse_flags("check", argc, argv, &fl) < 0 || (fl.pos && (vmid = cmd_vmid("check", fl.pos)) < 0))
+	if (cmd_parse_flags_ex("check", argc, argv, &fl, CMD_F_LATENCY) < 0 ||
+	    (fl.pos && (vmid = cmd_vmid("check", fl.pos)) < 0))
 		return 2;
+	if (fl.latency && !fl.latency_file) {
+		fprintf(stderr, "pvepin check: --latency takes a saved measurement: "
+				"pvepin topo --latency --json > FILE, then check --latency FILE\n");
+		return 2;
+	}
 	if (!fl.pos && other_host()) {
 		fprintf(stderr, "pvepin check: --topology describes another host; give --root DIR (a captured "
 				"host) with it, or check a VM: pvepin check VMID\n");
@@ -94,6 +115,8 @@ int cmd_check(int argc, char **argv)
 		check_one_vm(vmid, &r);
 	else
 		check_host_only(&r);
+	if (fl.latency_file)
+		check_latency(fl.latency_file, &r);
 	if (pv_opt.json)
 		pv_report_json(stdout, &r, vmid);
 	else

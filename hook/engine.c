@@ -16,7 +16,8 @@ static const struct pv_step_ops *const ops[PV_STEP__N] = {
 	[PV_STEP_HUGEPAGES] = &pv_step_hugepages, [PV_STEP_AFFINITY] = &pv_step_affinity,
 	[PV_STEP_CPUSET] = &pv_step_cpuset,     [PV_STEP_CGCTL] = &pv_step_cgctl,
 	[PV_STEP_GOVERNOR] = &pv_step_attr,     [PV_STEP_IRQ] = &pv_step_attr,
-	[PV_STEP_IRQB] = &pv_step_irqb,
+	[PV_STEP_IRQB] = &pv_step_irqb,         [PV_STEP_PARTITION] = &pv_step_partition,
+	[PV_STEP_PARTCPUS] = &pv_step_partcpus,
 };
 
 static long env_num(const char *name)
@@ -167,6 +168,13 @@ static int undo_from(struct pv_engine *en, long from_seq, struct pv_err *e)
 			       "`pvepin restore %d` again", en->nfailed, en->nfailed > 1 ? "s" : "",
 			       en->vmid);
 	return 0;
+}
+
+int pv_engine_undo_since(struct pv_engine *en, long seq, struct pv_err *e)
+{
+	if (pv_opt.dry_run)
+		return 0;
+	return undo_from(en, seq, e);
 }
 
 int pv_engine_rollback(struct pv_engine *en, struct pv_err *e)

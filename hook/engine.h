@@ -61,6 +61,15 @@ int pv_engine_affinity(struct pv_engine *en, pid_t pid, const struct pv_thread *
 int pv_engine_cpuset(struct pv_engine *en, const char *cg, const char *cpus, bool shared,
 		     struct pv_err *e);
 
+/* Host housekeeping onto host (cpu list), off every other CPU: cg (the
+ * VMs' slice) becomes a cpuset partition of every CPU but those, so the
+ * host cgroups, which inherit, keep only them without a write to their
+ * files. Shared by the VMs that isolate (ledger); the last one out turns
+ * the partition off. When the kernel refuses the partition (it reads back
+ * "root invalid (...)"), that is undone and the host cgroups are narrowed
+ * directly instead, as before partitions. */
+int pv_engine_isolate(struct pv_engine *en, const char *cg, const char *host, struct pv_err *e);
+
 /* Add set to irqbalance's banned "cpus" or "irqs" (IRQ numbers as a
  * list); restore takes out only what this step added. Nothing when no
  * irqbalance runs. */
@@ -69,6 +78,8 @@ int pv_engine_irqbalance(struct pv_engine *en, const char *what, hwloc_const_bit
 
 /* Undo this run's steps, newest first. */
 int pv_engine_rollback(struct pv_engine *en, struct pv_err *e);
+/* Undo the journal's steps from seq on (not yet undone), newest first. */
+int pv_engine_undo_since(struct pv_engine *en, long seq, struct pv_err *e);
 /* Undo every step in the journal, newest first; when all are dealt with,
  * remove the journal (and, with no other VM left, put back the shared
  * settings still in the ledger). */

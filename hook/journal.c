@@ -19,7 +19,8 @@ static const char *const step_names[PV_STEP__N] = {
 	[PV_STEP_HUGEPAGES] = "HUGEPAGES", [PV_STEP_AFFINITY] = "AFFINITY",
 	[PV_STEP_CPUSET] = "CPUSET",     [PV_STEP_CGCTL] = "CGCTL",
 	[PV_STEP_GOVERNOR] = "GOVERNOR", [PV_STEP_IRQ] = "IRQ",
-	[PV_STEP_IRQB] = "IRQB",
+	[PV_STEP_IRQB] = "IRQB",         [PV_STEP_PARTITION] = "PARTITION",
+	[PV_STEP_PARTCPUS] = "PARTCPUS",
 };
 
 const char *pv_step_name(enum pv_step_kind k)

@@ -28,6 +28,9 @@ enum pv_step_kind {
 	PV_STEP_GOVERNOR, /* cpufreq scaling_governor (an ATTR) */
 	PV_STEP_IRQ,      /* /proc/irq/N/smp_affinity_list (an ATTR; managed IRQs skipped) */
 	PV_STEP_IRQB,     /* irqbalance's banned CPUs or IRQs (its socket) */
+	PV_STEP_PARTITION,/* a cgroup's cpuset.cpus.partition ("member" -> "root"), shared by VMs */
+	PV_STEP_PARTCPUS, /* that partition's cpuset.cpus: a CPUSET whose value is every CPU
+			   * but the host's (restore recomputes it so, while other VMs run) */
 	PV_STEP__N
 };
 

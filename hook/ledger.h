@@ -1,7 +1,7 @@
 /* /run/pvepin/ledger: what each running VM holds (exclusive CPUs, the host
  * CPUs it wants housekeeping on, hugepages per node, devices), plus the
  * host settings several VMs share (host cpusets, +cpuset in
- * subtree_control) with their value from before the first VM touched them,
+ * subtree_control, the isolating cpuset partition) with their value from before the first VM touched them,
  * so the last VM out restores that. Read and written under the lock;
  * replaced atomically (write, fsync, rename). */
 #pragma once
@@ -24,7 +24,7 @@ struct pv_lvm {
 };
 
 struct pv_lshared {
-	enum pv_step_kind kind;      /* PV_STEP_CPUSET or PV_STEP_CGCTL */
+	enum pv_step_kind kind;      /* PV_STEP_CPUSET, CGCTL, PARTITION or PARTCPUS */
 	char target[PV_JTARGET];
 	char orig[PV_JVAL];          /* before any VM touched it */
 	char written[PV_JVAL];       /* what pvepin wrote last */

@@ -8,6 +8,7 @@
 
 #include "../common/opts.h"
 #include "../conf/bdf.h"
+#include "agent.h"
 #include "cmd.h"
 #include "cmd_install.h"
 #include "hookcmds.h"
@@ -30,12 +31,15 @@ static const char usage_text[] =
 	"                              measure core-to-core latency (or show a saved FILE)\n"
 	"  plan VMID [--json|--pve|--svg [FILE]]\n"
 	"                              what pvepin would do for the VM; touches nothing\n"
-	"  check [VMID] [--json]       the host's passthrough setup; with VMID also the VM's\n"
-	"                              config and policy (exit 0 clean, 1 warnings, 2 errors)\n"
+	"  check [VMID] [--json] [--latency FILE]\n"
+	"                              the host's passthrough setup; with VMID also the VM's\n"
+	"                              config and policy; with FILE also a saved latency\n"
+	"                              measurement (exit 0 clean, 1 warnings, 2 errors)\n"
 	"  status [VMID] [--json] [--svg [FILE]]\n"
 	"                              what is applied now for running VMs, and any drift\n"
 	"                              (exit 0 no drift, 1 drift, 2 error)\n"
 	"  restore VMID                undo everything recorded for the VM (crash recovery)\n"
+	"  agent VMID                  runtime: keep pins, IRQs, cpusets while the VM runs\n"
 	"  install [--storage-dir DIR] [--force]    copy pvepin into a PVE snippets storage\n"
 	"  uninstall [--storage-dir DIR] [--force]  remove that copy (default DIR /var/lib/vz/snippets)\n"
 	"\n"
@@ -63,6 +67,7 @@ static const struct command commands[] = {
 	{ "check", cmd_check },
 	{ "status", pv_cmd_status },
 	{ "restore", pv_cmd_restore },
+	{ "agent", pv_cmd_agent },
 	{ "install", cmd_install },
 	{ "uninstall", cmd_uninstall },
 };

@@ -8,12 +8,14 @@
 #include "../common/opts.h"
 #include "../conf/cpulist.h"
 #include "../irqtune/irqtune.h"
+#include "agent.h"
 #include "engine.h"
 #include "lock.h"
 #include "safety.h"
 #include "vmctx.h"
 
 #define LOCK_WAIT_S 120
+#define AGENT_STOP_MS 2000
 
 /* What post-start gathers once and shares between its actions. */
 struct post {
@@ -189,6 +191,8 @@ static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct p
 		return pv_engine_hugepages(en, a->node, a->size_kb, a->count, e);
 	case PV_ACT_CPUSET:
 		return do_cpuset(en, p, led, a, e);
+	case PV_ACT_ISOLATE:
+		return pv_engine_isolate(en, a->target, a->value, e);
 	case PV_ACT_GOVERNOR:
 		return do_governor(en, a, e);
 	case PV_ACT_PIN_VCPU:
@@ -355,16 +359,40 @@ static int locked(int vmid, enum pv_phase ph, struct pv_err *e)
 	return rc;
 }
 
+/* The runtime agent (hook/agent.h) starts once post-start has journaled
+ * its steps and the lock is free, and stops before post-stop restores, so
+ * it never puts back what restore takes away. Neither fails the phase: the
+ * VM runs, or has stopped, either way. */
+static void start_agent(int vmid)
+{
+	struct pv_err e = { 0 };
+
+	if (pv_agent_spawn(vmid, &e) < 0)
+		fprintf(stderr, "pvepin: VM %d: the runtime agent did not start: %s\n", vmid, e.msg);
+}
+
+static void stop_agent(int vmid)
+{
+	struct pv_err e = { 0 };
+
+	if (pv_agent_stop(vmid, AGENT_STOP_MS, &e) < 0)
+		fprintf(stderr, "pvepin: VM %d: %s\n", vmid, e.msg);
+}
+
 int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 {
 	int lock, rc;
 
 	if (ph == PV_PRE_STOP)
 		return 0;
+	if (ph == PV_POST_STOP)
+		stop_agent(vmid);
 	if ((lock = pv_lock_take(LOCK_WAIT_S, e)) < 0)
 		return -1;
 	rc = locked(vmid, ph, e);
 	pv_lock_release(lock);
+	if (ph == PV_POST_START)
+		start_agent(vmid);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "../pinner/cpuset.h"
 #include "../pinner/hugepages.h"
 #include "../pinner/threads.h"
+#include "agent.h"
 #include "journal.h"
 #include "ledger.h"
 #include "steps.h"
@@ -39,6 +40,14 @@ static bool step_row(const struct pv_jrec *r, struct row *w)
 	w->st = ST_OK;
 	snprintf(w->label, sizeof(w->label), "%s %s", pv_step_name(r->kind), r->target);
 	switch (r->kind) {
+	case PV_STEP_PARTITION:
+		snprintf(w->label, sizeof(w->label), "partition %s", r->target);
+		if (pv_cgroup_partition(r->target, w->now, sizeof(w->now), NULL) < 0)
+			w->st = ST_GONE;
+		else if (strcmp(w->now, r->nv)) /* also "root invalid (why)" */
+			w->st = ST_DRIFT;
+		return true;
+	case PV_STEP_PARTCPUS:
 	case PV_STEP_CPUSET: {
 		const char *cg = strchr(r->target, ':');
 
@@ -210,6 +219,20 @@ static int show_steps(struct out *o, const struct pv_jlist *l)
 	return drift;
 }
 
+/* The runtime agent's state and counters (hook/agent.h); no drift. */
+static void show_agent(struct out *o, const struct pv_lvm *v)
+{
+	struct pv_agent_info ai;
+	int rc = pv_agent_info(v->vmid, &ai, NULL);
+
+	if (o->json) {
+		fputs(",\"agent\":", o->f);
+		pv_agent_info_print(o->f, &ai, true);
+	} else if (rc == 0 || !strcmp(v->state, "running")) {
+		pv_agent_info_print(o->f, &ai, false);
+	}
+}
+
 static int show_vm(struct out *o, const struct pv_lvm *v, bool first, struct pv_err *e)
 {
 	struct pv_jlist l;
@@ -232,6 +255,7 @@ static int show_vm(struct out *o, const struct pv_lvm *v, bool first, struct pv_
 	drift = show_devices(o, v, have ? &l : NULL);
 	show_pages(o, v);
 	drift += show_steps(o, have ? &l : NULL);
+	show_agent(o, v);
 	if (o->json)
 		fprintf(o->f, ",\"drift\":%d}", drift);
 	else

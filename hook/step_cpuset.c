@@ -1,6 +1,8 @@
 /* CPUSET: a cgroup's cpuset.cpus, target "<backend>:<cgroup>", old = what
- * that backend restores (systemd: the unit's AllowedCPUs). CGCTL: +cpuset
- * in an ancestor's cgroup.subtree_control (target "/" = the root cgroup).
+ * that backend restores (systemd: the unit's AllowedCPUs). PARTCPUS: the
+ * same for the isolating partition (step_partition.c), whose value is the
+ * complement of the host's. CGCTL: +cpuset in an ancestor's
+ * cgroup.subtree_control (target "/" = the root cgroup).
  * Host cgroups are shared by every VM that isolates: while other VMs run,
  * restore recomputes them from the ledger instead of undoing; the last VM
  * out restores the value from before the first. */
@@ -55,8 +57,14 @@ static int enable_ancestors(struct pv_engine *en, const char *cg, struct pv_err 
 int pv_engine_cpuset(struct pv_engine *en, const char *cg, const char *cpus, bool shared,
 		     struct pv_err *e)
 {
+	return pv_engine_cpus(en, PV_STEP_CPUSET, cg, cpus, shared, NULL, e);
+}
+
+int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg, const char *cpus,
+		   bool shared, long *seq, struct pv_err *e)
+{
 	const struct pv_cpuset_backend *be;
-	struct pv_jrec r = { .kind = PV_STEP_CPUSET };
+	struct pv_jrec r = { .kind = kind };
 	char cur[PV_JVAL] = "";
 	struct pv_err why = { 0 };
 	int rc;
@@ -80,9 +88,12 @@ int pv_engine_cpuset(struct pv_engine *en, const char *cg, const char *cpus, boo
 		return -1;
 	snprintf(r.target, sizeof(r.target), "%s:%s", be->name, cg);
 	snprintf(r.nv, sizeof(r.nv), "%s", cpus);
-	if ((rc = pv_engine_step(en, &r, be, e)) != 0 || !shared || !en->led)
+	rc = pv_engine_step(en, &r, be, e);
+	if (seq && rc >= 0)
+		*seq = r.seq;
+	if (rc != 0 || !shared || !en->led)
 		return rc;
-	if (pv_ledger_share(en->led, PV_STEP_CPUSET, r.target, r.old, r.got, e) < 0)
+	if (pv_ledger_share(en->led, kind, r.target, r.old, r.got, e) < 0)
 		return -1;
 	return pv_engine_save_ledger(en, e);
 }
@@ -120,13 +131,12 @@ static int put_back(const struct pv_cpuset_backend *be, const char *cg, const ch
 	return 0;
 }
 
-/* Other VMs still isolate: give this cgroup the CPUs they leave the host. */
-static int hand_over(struct pv_engine *en, const struct pv_cpuset_backend *be, const char *cg,
-		     const struct pv_jrec *r, const char *orig, char *note, size_t n,
-		     struct pv_err *e)
+/* The CPUs the other isolating VMs leave the host, as a list in val; 1
+ * when no other VM isolates. */
+static int others_host(struct pv_engine *en, const char *orig, char *val, size_t n,
+		       struct pv_err *e)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc(), o = hwloc_bitmap_alloc();
-	char val[PV_JVAL], got[PV_JVAL];
 	bool any;
 
 	if (!set || !o)
@@ -139,14 +149,56 @@ static int hand_over(struct pv_engine *en, const struct pv_cpuset_backend *be, c
 	if (*orig && pv_cpulist_parse(orig, ',', PV_MAX_CPUS, o, NULL) == 0 &&
 	    hwloc_bitmap_intersects(set, o))
 		hwloc_bitmap_and(set, set, o);
-	if (hwloc_bitmap_iszero(set) || pv_cpulist_format(val, sizeof(val), set) < 0)
+	if (hwloc_bitmap_iszero(set) || pv_cpulist_format(val, n, set) < 0)
 		return 1;
+	return 0;
+}
+
+/* Other VMs still isolate: give this cgroup the CPUs they leave the host. */
+static int hand_over(struct pv_engine *en, const struct pv_cpuset_backend *be, const char *cg,
+		     const struct pv_jrec *r, const char *orig, char *note, size_t n,
+		     struct pv_err *e)
+{
+	char val[PV_JVAL], got[PV_JVAL];
+	int rc;
+
+	if ((rc = others_host(en, orig, val, sizeof(val), e)) != 0)
+		return rc;
 	if (be->set(cg, val, e) < 0 || pv_cgroup_cpus(cg, got, sizeof(got), e) < 0)
 		return -1;
-	if (pv_ledger_share(en->led, PV_STEP_CPUSET, r->target, orig, got, e) < 0 ||
+	if (pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
 	    pv_engine_save_ledger(en, e) < 0)
 		return -1;
 	snprintf(note, n, "other VMs still run: set to %.200s", got);
+	return 0;
+}
+
+static int put_back(const struct pv_cpuset_backend *be, const char *cg, const char *v, char *note,
+		    size_t n, struct pv_err *e);
+
+/* The partition's CPUs while other VMs run: every CPU but what those that
+ * isolate leave the host; when none does, the value from before (or the
+ * CPUs it stands for, their QEMU being inside), still remembered for the
+ * last VM out. */
+static int hand_over_partition(struct pv_engine *en, const struct pv_cpuset_backend *be,
+			       const char *cg, const struct pv_jrec *r, const char *orig,
+			       char *note, size_t n, struct pv_err *e)
+{
+	char val[PV_JVAL], got[PV_JVAL], why[256] = "";
+	bool want;
+
+	if (pv_ledger_others(en->led, en->vmid) == 0)
+		return 1;
+	if (pv_partition_cpus(en, cg, en->vmid, "", val, sizeof(val), &want, e) < 0)
+		return -1;
+	if (want ? be->set(cg, val, e) : put_back(be, cg, orig, why, sizeof(why), e))
+		return -1;
+	if (pv_cgroup_cpus(cg, got, sizeof(got), e) < 0 ||
+	    pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
+	    pv_engine_save_ledger(en, e) < 0)
+		return -1;
+	snprintf(note, n, "other VMs still run: %s %.200s", want ? "set to" : "none isolates:",
+		 want ? got : why);
 	return 0;
 }
 
@@ -154,8 +206,7 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		       struct pv_err *e)
 {
 	const struct pv_cpuset_backend *be;
-	const struct pv_lshared *sh = en->led ? pv_ledger_shared(en->led, PV_STEP_CPUSET, r->target)
-					      : NULL;
+	const struct pv_lshared *sh = en->led ? pv_ledger_shared(en->led, r->kind, r->target) : NULL;
 	char cur[PV_JVAL], own[64], orig[PV_JVAL];
 	const char *colon = strchr(r->target, ':'), *cg;
 	int rc;
@@ -183,25 +234,28 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		snprintf(note, n, "changed by someone else since (now '%.100s', pvepin wrote '%.100s'): "
 			 "left alone", cur, r->done ? r->got : r->nv);
 		if (sh) {
-			pv_ledger_unshare(en->led, PV_STEP_CPUSET, r->target);
+			pv_ledger_unshare(en->led, r->kind, r->target);
 			if (pv_engine_save_ledger(en, e) < 0)
 				return -1;
 		}
 		return 1;
 	}
 	snprintf(own, sizeof(own), "qemu.slice/%d.scope", en->vmid);
-	if (en->led && strcmp(cg, own) && (rc = hand_over(en, be, cg, r, orig, note, n, e)) != 1)
+	if (en->led && strcmp(cg, own) &&
+	    (rc = (r->kind == PV_STEP_PARTCPUS ? hand_over_partition : hand_over)(en, be, cg, r, orig,
+										  note, n, e)) != 1)
 		return rc;
 	if (put_back(be, cg, orig, note, n, e) < 0)
 		return -1;
 	if (sh) {
-		pv_ledger_unshare(en->led, PV_STEP_CPUSET, r->target);
+		pv_ledger_unshare(en->led, r->kind, r->target);
 		return pv_engine_save_ledger(en, e);
 	}
 	return 0;
 }
 
 const struct pv_step_ops pv_step_cpuset = { .apply = cpuset_apply, .undo = cpuset_undo };
+const struct pv_step_ops pv_step_partcpus = { .apply = cpuset_apply, .undo = cpuset_undo };
 
 static int ctl_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e)
 {

@@ -88,6 +88,47 @@ int pv_cgroup_parent_effective(const char *cg, char *buf, size_t n, struct pv_er
 	return pv_read_file(path, buf, n, e) < 0 ? -1 : 0;
 }
 
+int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	char path[PV_PATH_MAX];
+	struct pv_err why = { 0 };
+
+	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.effective", e) < 0)
+		return -1;
+	if (pv_read_file(path, buf, n, &why) >= 0)
+		return 0;
+	if (why.errnum != ENOENT)
+		return pv_fail(e, why.errnum, "%s", why.msg);
+	snprintf(buf, n, "%s", "");
+	return 0;
+}
+
+int pv_cgroup_partition(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	char path[PV_PATH_MAX];
+
+	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.partition", e) < 0)
+		return -1;
+	return pv_read_file(path, buf, n, e) < 0 ? -1 : 0;
+}
+
+int pv_cgroup_set_partition(const char *cg, const char *val, struct pv_err *e)
+{
+	char path[PV_PATH_MAX], line[64];
+
+	if (strcmp(val, "member") && strcmp(val, "root") && strcmp(val, "isolated"))
+		return pv_fail(e, EINVAL, "bad partition type '%.32s'", val);
+	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.partition", e) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s\n", val);
+	return pv_write_file(path, line, e);
+}
+
+bool pv_partition_valid(const char *val)
+{
+	return !strcmp(val, "root") || !strcmp(val, "isolated");
+}
+
 int pv_cgroup_cpuset_enabled(const char *cg, bool *on, struct pv_err *e)
 {
 	char path[PV_PATH_MAX], buf[512];

@@ -41,6 +41,15 @@ int pv_cgroup_write_cpus(const char *cg, const char *cpus, struct pv_err *e);
 /* The CPUs a cgroup with an empty cpuset.cpus gets: its parent's
  * cpuset.cpus.effective (the root's when cg is top level). */
 int pv_cgroup_parent_effective(const char *cg, char *buf, size_t n, struct pv_err *e);
+/* cpuset.cpus.effective ("" when the file is absent: a cgroup without the
+ * controller, or a captured tree that does not have it). */
+int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e);
+/* cpuset.cpus.partition as the kernel shows it: "member", "root",
+ * "isolated", or "root invalid (why)" when the kernel refused it. */
+int pv_cgroup_partition(const char *cg, char *buf, size_t n, struct pv_err *e);
+int pv_cgroup_set_partition(const char *cg, const char *val, struct pv_err *e);
+/* A partition in force: "root" or "isolated", not invalid. */
+bool pv_partition_valid(const char *val);
 /* Is "cpuset" in cg's cgroup.subtree_control? ("" = the root cgroup). */
 int pv_cgroup_cpuset_enabled(const char *cg, bool *on, struct pv_err *e);
 /* Write "+cpuset" / "-cpuset" to cg's cgroup.subtree_control. */

@@ -61,6 +61,10 @@ enum pv_act_kind {
 	PV_ACT_IRQ_STEER,   /* target=bdf, value=cpu list */
 	PV_ACT_IRQBALANCE,  /* value=banned cpu list */
 	PV_ACT_IRQ_OTHERS,  /* every other IRQ off value=vm cpus, onto host_cpus */
+	PV_ACT_ISOLATE,     /* target=cgroup of the VMs made a cpuset partition of every
+			     * CPU but value=host cpus, so the host keeps only those;
+			     * value "" (policy isolate = no): the VM only fits into
+			     * the partition other VMs made */
 };
 
 enum pv_phase { PV_PRE_START = 0, PV_POST_START, PV_PRE_STOP, PV_POST_STOP };

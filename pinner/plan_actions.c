@@ -6,8 +6,10 @@
 #include "../conf/cpulist.h"
 #include "plan_internal.h"
 
-/* Host slices systemd owns: housekeeping moves off the VM's CPUs. */
-static const char *const host_units[] = { "system.slice", "user.slice", "init.scope" };
+/* The VMs' slice becomes a cpuset partition of every CPU but the host's:
+ * the host slices (and the root cgroup's own tasks) keep only the host CPUs
+ * without a write to their files (hook/step_partition.c). */
+static const char iso_cgroup[] = "qemu.slice";
 
 static struct pv_action *add(struct pv_plan *p, enum pv_phase ph, enum pv_act_kind k)
 {
@@ -50,12 +52,12 @@ static int pre_start(const struct pv_policy *pol, struct pv_plan *p, const char 
 		a->size_kb = p->hp_kb;
 		snprintf(a->target, sizeof(a->target), "node%d", a->node);
 	}
-	for (size_t i = 0; pol->isolate && i < sizeof(host_units) / sizeof(host_units[0]); i++) {
-		if (!(a = add(p, PV_PRE_START, PV_ACT_CPUSET)))
-			return -1;
-		set_str(a->target, sizeof(a->target), host_units[i]);
-		set_str(a->value, sizeof(a->value), host);
-	}
+	/* also without isolate: the VM's scope lives in that slice, so its CPUs
+	 * must be in the partition other VMs made */
+	if (!(a = add(p, PV_PRE_START, PV_ACT_ISOLATE)))
+		return -1;
+	set_str(a->target, sizeof(a->target), iso_cgroup);
+	set_str(a->value, sizeof(a->value), pol->isolate ? host : "");
 	if (pol->governor[0]) {
 		if (!(a = add(p, PV_PRE_START, PV_ACT_GOVERNOR)))
 			return -1;
@@ -135,7 +137,7 @@ const char *pv_act_name(enum pv_act_kind k)
 		[PV_ACT_CPUSET] = "cpuset", [PV_ACT_GOVERNOR] = "governor",
 		[PV_ACT_PIN_VCPU] = "pin-vcpu", [PV_ACT_PIN_OTHER] = "pin-threads",
 		[PV_ACT_IRQ_STEER] = "irq-steer", [PV_ACT_IRQBALANCE] = "irqbalance-ban",
-		[PV_ACT_IRQ_OTHERS] = "irq-others",
+		[PV_ACT_IRQ_OTHERS] = "irq-others", [PV_ACT_ISOLATE] = "isolate",
 	};
 
 	return (unsigned)k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";

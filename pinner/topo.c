@@ -34,9 +34,14 @@ static int load_hwloc(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 		return pv_fail(e, errno, "hwloc: cannot use topology file %s", xml_path);
 	/* hwloc's Linux backend reads sysfs below HWLOC_FSROOT: that is how
 	 * --root reaches it. It must be set before load. */
-	if (!xml_path && pv_opt.root && pv_opt.root[0] &&
-	    setenv("HWLOC_FSROOT", pv_opt.root, 1) < 0)
-		return pv_fail(e, errno, "setenv HWLOC_FSROOT");
+	if (!xml_path && pv_opt.root && pv_opt.root[0]) {
+		if (setenv("HWLOC_FSROOT", pv_opt.root, 1) < 0)
+			return pv_fail(e, errno, "setenv HWLOC_FSROOT");
+		/* CPUID and libpciaccess would describe this machine, not the
+		 * captured one: the root's sysfs alone speaks for it. */
+		hwloc_topology_set_components(t->h, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86");
+		hwloc_topology_set_components(t->h, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "pci");
+	}
 	/* The hook runs in a host cgroup that pre-start itself narrows: the
 	 * VM's CPUs must stay in the topology all the same. */
 	if (hwloc_topology_set_flags(t->h, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED) < 0)

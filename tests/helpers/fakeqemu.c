@@ -3,7 +3,7 @@
  *   fakeqemu --vmid|-id N [--vcpus|-smp N] [--iothreads N] [--pidfile|-pidfile P]
  *            [--vfio-group G]... [--vfio-dev BDF]... [--msix N]
  *            [--mem1g N [--mem-node M]] [--comm NAME] [--no-iouring]
- *            [--spawn-cpus LIST] [--spawn-name NAME]
+ *            [--spawn NAME[:CPUS]]...
  *
  * It names its threads as QEMU does (main thread "kvm" as under PVE,
  * "CPU n/KVM" per vCPU, "IO iothreadN", "call_rcu", "worker", and a real
@@ -15,9 +15,10 @@
  * is in place.
  *
  * Signals: SIGUSR1 starts one more "worker" thread (QEMU's thread pool
- * grows at run time; --spawn-name names it otherwise, e.g. "CPU 4/KVM" for a
- * hotplugged vCPU, renamed after it starts as QEMU does; --spawn-cpus starts
- * it on those CPUs instead of inheriting the main thread's mask, so a
+ * grows at run time). --spawn specs are taken in turn by successive SIGUSR1
+ * threads, the last one repeating: NAME instead of "worker" ("CPU 4/KVM"
+ * for a hotplugged vCPU: named after it starts, as QEMU does), CPUS a
+ * cpu list it starts on instead of inheriting the main thread's mask, so a
  * runtime pinner has something to fix), SIGUSR2 enables every MSI-X vector of every vfio
  * device (a guest driver that loads late), SIGTERM/SIGINT remove the
  * pidfile and exit 0. Every event is logged on stdout, one line each. */
@@ -46,6 +47,7 @@
 #define MAX_GROUPS 16
 #define MAX_DEVS 16
 #define MAX_VEC 64
+#define MAX_SPAWN 8
 #define MPOL_BIND_ 2 /* linux/mempolicy.h MPOL_BIND, without libnuma */
 
 struct vdev {
@@ -77,9 +79,13 @@ struct fq {
 	bool iouring;
 	int container;
 	int workers;
-	const char *spawn_name;  /* SIGUSR1 threads' name */
-	cpu_set_t spawn_cpus;    /* SIGUSR1 threads' first mask */
-	bool spawn_mask;
+	struct spawn_spec {
+		char name[16];
+		cpu_set_t cpus;
+		bool masked;
+	} spawn[MAX_SPAWN];      /* --spawn, taken in turn by SIGUSR1 threads */
+	int nspawn;
+	int spawned;
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -379,6 +385,13 @@ static int write_pidfile(struct fq *q)
 	return 0;
 }
 
+static const struct spawn_spec *next_spawn(struct fq *q)
+{
+	if (!q->nspawn)
+		return NULL;
+	return &q->spawn[q->spawned < q->nspawn ? q->spawned++ : q->nspawn - 1];
+}
+
 static int serve(struct fq *q, const sigset_t *set)
 {
 	siginfo_t si;
@@ -390,12 +403,15 @@ static int serve(struct fq *q, const sigset_t *set)
 			return die("sigwaitinfo", errno);
 		}
 		switch (si.si_signo) {
-		case SIGUSR1:
+		case SIGUSR1: {
+			const struct spawn_spec *sp = next_spawn(q);
+
 			q->workers++;
-			if (spawn_masked(q->spawn_name, q->spawn_mask ? &q->spawn_cpus : NULL))
+			if (spawn_masked(sp ? sp->name : "worker", sp && sp->masked ? &sp->cpus : NULL))
 				return 1;
-			logf_("%s thread %d started", q->spawn_name, q->workers);
+			logf_("%s thread %d started", sp ? sp->name : "worker", q->workers);
 			break;
+		}
 		case SIGUSR2:
 			for (int i = 0; i < q->ndevs; i++)
 				if (msix_set(&q->dev[i], q->dev[i].nvec_max))
@@ -416,7 +432,7 @@ static int usage(void)
 		"usage: fakeqemu --vmid N [--vcpus N] [--iothreads N] [--pidfile PATH]\n"
 		"       [--vfio-group G]... [--vfio-dev BDF]... [--msix N]\n"
 		"       [--mem1g N [--mem-node M]] [--comm NAME] [--no-iouring]\n"
-		"       [--spawn-cpus LIST] [--spawn-name NAME]\n");
+		"       [--spawn NAME[:CPUS]]...\n");
 	return 2;
 }
 
@@ -433,7 +449,7 @@ static int parse_int(const char *s, long min, long max, long *out)
 }
 
 enum { O_VMID = 1, O_VCPUS, O_IOT, O_PIDFILE, O_GROUP, O_DEV, O_MSIX, O_MEM, O_NODE,
-       O_COMM, O_NOURING, O_SPCPUS, O_SPNAME };
+       O_COMM, O_NOURING, O_SPAWN };
 
 /* "0-1,3": CPUs into set. */
 static int parse_cpus(const char *s, cpu_set_t *set)
@@ -460,6 +476,20 @@ static int parse_cpus(const char *s, cpu_set_t *set)
 	return CPU_COUNT(set) ? 0 : -1;
 }
 
+/* "NAME" or "NAME:CPUS" */
+static int parse_spawn(const char *s, struct spawn_spec *sp)
+{
+	const char *colon = strchr(s, ':');
+	size_t len = colon ? (size_t)(colon - s) : strlen(s);
+
+	if (len == 0 || len >= sizeof(sp->name))
+		return -1;
+	memcpy(sp->name, s, len);
+	sp->name[len] = '\0';
+	sp->masked = colon != NULL;
+	return colon ? parse_cpus(colon + 1, &sp->cpus) : 0;
+}
+
 static int parse_args(struct fq *q, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -469,8 +499,8 @@ static int parse_args(struct fq *q, int argc, char **argv)
 		{ "vfio-group", 1, NULL, O_GROUP }, { "vfio-dev", 1, NULL, O_DEV },
 		{ "msix", 1, NULL, O_MSIX },	    { "mem1g", 1, NULL, O_MEM },
 		{ "mem-node", 1, NULL, O_NODE },    { "comm", 1, NULL, O_COMM },
-		{ "no-iouring", 0, NULL, O_NOURING }, { "spawn-cpus", 1, NULL, O_SPCPUS },
-		{ "spawn-name", 1, NULL, O_SPNAME }, { NULL, 0, NULL, 0 },
+		{ "no-iouring", 0, NULL, O_NOURING }, { "spawn", 1, NULL, O_SPAWN },
+		{ NULL, 0, NULL, 0 },
 	};
 	long v;
 	int c;
@@ -529,15 +559,9 @@ static int parse_args(struct fq *q, int argc, char **argv)
 		case O_NOURING:
 			q->iouring = false;
 			break;
-		case O_SPCPUS:
-			if (parse_cpus(a, &q->spawn_cpus))
+		case O_SPAWN:
+			if (q->nspawn == MAX_SPAWN || parse_spawn(a, &q->spawn[q->nspawn++]))
 				return usage();
-			q->spawn_mask = true;
-			break;
-		case O_SPNAME:
-			if (!*a || strlen(a) > 15)
-				return usage();
-			q->spawn_name = a;
 			break;
 		default:
 			return usage();
@@ -551,7 +575,7 @@ static int parse_args(struct fq *q, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct fq q = { .vcpus = 1, .comm = "kvm", .mem_node = -1, .iouring = true,
-			.container = -1, .spawn_name = "worker" };
+			.container = -1 };
 	sigset_t set;
 	int r;
 

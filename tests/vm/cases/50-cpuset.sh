@@ -1,10 +1,35 @@
 # needs: engine
-# Host housekeeping moved off the VM's CPUs through cgroup cpusets while
-# it runs, and back (tasks' affinity widened again) after.
+# Host housekeeping moved off the VM's CPUs while it runs: qemu.slice
+# becomes a cpuset partition of every CPU but the host's, so the host
+# cgroups (cpuset.cpus "", they inherit) keep only the host CPUs without
+# a write to their files; after post-stop everything is as before, ""
+# included, and host tasks are back on every CPU. When the kernel refuses
+# the partition (a host slice an admin narrowed overlaps it), pvepin says
+# so and narrows the host cgroups directly instead.
 . /tests/lib.sh
 snap /tmp/c0
 HOSTCG="init.scope system.slice user.slice"
 daemon_pids() { cat $CG/system.slice/*/cgroup.procs $CG/user.slice/user-0.slice/session-1.scope/cgroup.procs; }
+# cpus_minus A B: the CPUs of A not in B
+cpus_minus() {
+	local x out=
+	for x in $(cpus_expand "$1"); do
+		case " $(cpus_expand "$2") " in *" $x "*) ;; *) out="$out,$x" ;; esac
+	done
+	echo "${out#,}"
+}
+# cg_unset CG: its cpuset.cpus back to "", which the kernel refuses while
+# CG has tasks: they wait in the root cgroup meanwhile
+cg_unset() {
+	local f p
+	for f in $(find $CG/$1 -name cgroup.procs); do
+		for p in $(cat $f); do echo "$f $p"; done
+	done > /tmp/.cg.moves
+	# (a task listed may have ended since: no matter)
+	while read -r f p; do echo $p 2>/dev/null > $CG/cgroup.procs; done < /tmp/.cg.moves
+	echo > $CG/$1/cpuset.cpus || fail "test bed: cannot reset $1's cpuset.cpus"
+	while read -r f p; do echo $p 2>/dev/null > $f; done < /tmp/.cg.moves
+}
 
 pve_conf 100 <<'C'
 name: gpu
@@ -17,22 +42,71 @@ host=$(json_str /tmp/p100 host_cpus)
 pus=$(json_vcpus /tmp/p100 | awk '{print $2}' | tr '\n' , | sed 's/,$//')
 em=$(json_str /tmp/p100 emulator)
 check "plan: host CPUs ($host) apart from vCPUs ($pus)" cpus_disjoint "$host" "$pus"
+expect_grep "plan: one isolate action for qemu.slice" '"action":"isolate","target":"qemu.slice","value":"'"$host"'"' /tmp/p100
+expect_no_grep "plan: no write to the host slices" '"target":"(system.slice|user.slice|init.scope)"' /tmp/p100
 if start_ok 100; then
+	part=$(cat $CG/qemu.slice/cpuset.cpus.partition)
+	qs=$(cat $CG/qemu.slice/cpuset.cpus)
+	note "qemu.slice cpus=$qs partition=$part; / effective=$(cat $CG/cpuset.cpus.effective)"
+	expect_eq "qemu.slice is a partition root" "$part" root
+	check "qemu.slice holds every CPU but the host's ($qs)" cpus_eq "$qs" "$(cpus_minus "$ALL_CPUS" "$host")"
+	check "the root cgroup keeps the host CPUs only" cpus_eq "$(cat $CG/cpuset.cpus.effective)" "$host"
 	for c in $HOSTCG; do
 		e=$(cat $CG/$c/cpuset.cpus.effective)
+		expect_eq "$c: cpuset.cpus not written" "$(cat $CG/$c/cpuset.cpus)" ""
 		check "$c runs on host CPUs only ($e within $host)" cpus_subset "$e" "$host"
 	done
-	for p in $(daemon_pids) $$; do
+	for p in $(daemon_pids) $$ 1; do
 		a=$(task_cpus $p)
 		check "host task $p off the vCPUs ($a)" cpus_disjoint "$a" "$pus"
 	done
 	e=$(cat $CG/qemu.slice/100.scope/cpuset.cpus.effective)
 	check "VM 100's scope can use its vCPUs and emulator CPUs ($e)" cpus_subset "$pus,$em" "$e"
+	pvepin status 100 > /tmp/st 2>&1
+	expect_grep "status shows the partition" 'partition qemu.slice +want root +now root +ok' /tmp/st
 	stop_ok 100
 fi
-for p in $(daemon_pids) $$; do
+expect_eq "qemu.slice a member again" "$(cat $CG/qemu.slice/cpuset.cpus.partition)" member
+expect_eq "qemu.slice's cpuset.cpus back to ''" "$(cat $CG/qemu.slice/cpuset.cpus)" ""
+for p in $(daemon_pids) $$ 1; do
 	expect_eq "host task $p back on every CPU" "$(task_cpus $p)" "$ALL_CPUS"
 done
+snap_same "cpuset case: host as before, host slices' '' included" /tmp/c0
+
+# --- the kernel refuses the partition: an admin narrowed user.slice to
+# CPUs qemu.slice would take (a partition must be exclusive)
+last=$(cpus_expand "$ALL_CPUS" | awk '{print $NF}')
+admin=0-$((last - 1))
+echo "$admin" > $CG/user.slice/cpuset.cpus
+snap /tmp/c1
+if start_ok 100; then
+	expect_grep "pre-start says it narrows the host cgroups instead" \
+		'qemu.slice as a cpuset partition: the kernel refused it .*narrowing the host cgroups instead' \
+		/tmp/hook.100.pre-start.out
+	expect_eq "one line about it" "$(grep -c partition /tmp/hook.100.pre-start.out)" 1
+	expect_eq "qemu.slice left a member" "$(cat $CG/qemu.slice/cpuset.cpus.partition)" member
+	expect_eq "qemu.slice's cpuset.cpus left ''" "$(cat $CG/qemu.slice/cpuset.cpus)" ""
+	for c in $HOSTCG; do
+		e=$(cat $CG/$c/cpuset.cpus.effective)
+		check "fallback: $c runs on host CPUs only ($e within $host)" cpus_subset "$e" "$host"
+	done
+	stop_ok 100
+fi
+expect_eq "fallback: user.slice back to the admin's $admin" "$(cat $CG/user.slice/cpuset.cpus)" "$admin"
+for c in system.slice init.scope; do
+	# the kernel keeps a populated cgroup from going back to "": the
+	# fallback writes the CPUs "" stands for (why partitions are used)
+	check "fallback: $c back on every CPU" cpus_eq "$(cat $CG/$c/cpuset.cpus.effective)" "$ALL_CPUS"
+	cg_unset $c
+done
+for p in $(cat $CG/system.slice/*/cgroup.procs) $$ 1; do
+	expect_eq "fallback: host task $p back on every CPU" "$(task_cpus $p)" "$ALL_CPUS"
+done
+for p in $(cat $CG/user.slice/user-0.slice/session-1.scope/cgroup.procs); do
+	expect_eq "fallback: user task $p back on the admin's CPUs" "$(task_cpus $p)" "$admin"
+done
+snap_same "fallback: host as before (with the test's own reset of the '' slices)" /tmp/c1
+cg_unset user.slice
 pve_forget 100
-snap_same "cpuset case: host as before" /tmp/c0
+snap_same "cpuset case: host as at its start" /tmp/c0
 done_case
