@@ -86,6 +86,7 @@ for u in system.slice user.slice init.scope qemu.slice qemu.slice/100.scope; do
 	w $cg/$u/cgroup.subtree_control ""
 	w $cg/$u/cpuset.cpus ""
 	w $cg/$u/cpuset.cpus.effective 0-63
+	w $cg/$u/cpuset.cpus.partition member
 done
 # systemd enabled cpuset for the VM scopes already (AllowedCPUs= on one of them)
 w $cg/qemu.slice/cgroup.subtree_control "cpuset cpu io memory pids"

@@ -436,7 +436,19 @@ static void tick(struct pv_agent *a)
 	}
 	pv_agent_check(a);
 	a->st.ticks++;
-	a->next_tick = a->now + PV_AGENT_TICK_MS;
+	/* idle, look a little less often: each look costs a syscall per thread */
+	a->quiet = a->need_fix ? 0 : a->quiet + 1;
+	a->next_tick = a->now + (a->quiet >= PV_AGENT_QUIET_TICKS ? PV_AGENT_IDLE_TICK_MS
+								   : PV_AGENT_TICK_MS);
+}
+
+/* After a fix pass that could not run: soon when only the lock was busy. */
+static void retry(struct pv_agent *a, int rc)
+{
+	if (rc == 1)
+		a->retry_at = a->now + PV_AGENT_RETRY_MS;
+	else if (rc == 2)
+		a->retry_at = a->next_tick;
 }
 
 static int timeout_ms(const struct pv_agent *a)
@@ -488,8 +500,8 @@ static int loop(struct pv_agent *a)
 			break;
 		if (a->now >= a->next_tick)
 			tick(a);
-		if (!a->stop && a->need_fix && a->now >= a->retry_at && pv_agent_fix(a) == 1)
-			a->retry_at = a->now + PV_AGENT_RETRY_MS;
+		if (!a->stop && a->need_fix && a->now >= a->retry_at)
+			retry(a, pv_agent_fix(a));
 		if (a->stat_dirty && a->now - a->stat_at >= PV_AGENT_STAT_MS)
 			stat_write(a, "running");
 	}
@@ -505,12 +517,12 @@ static void first_pass(struct pv_agent *a)
 	a->st.ticks++;
 	a->next_tick = a->now + PV_AGENT_TICK_MS;
 	a->next_resync = a->now + PV_AGENT_RESYNC_MS;
-	if (pv_agent_fix(a) == 1)
-		a->retry_at = a->now + PV_AGENT_RETRY_MS;
+	retry(a, pv_agent_fix(a));
 	pv_agent_log(a, LOG_INFO, "keeping VM %d right while QEMU (pid %d) runs: %d threads, %d "
-		     "device IRQs, %d cpusets; new threads by %s, checks every %d ms", a->vmid,
+		     "device IRQs, %d cpusets; new threads by %s, checks every %d-%d ms", a->vmid,
 		     a->qemu, a->nth, a->nirq, a->ncg,
-		     a->cn >= 0 ? "the proc connector" : "listing", PV_AGENT_TICK_MS);
+		     a->cn >= 0 ? "the proc connector" : "listing", PV_AGENT_TICK_MS,
+		     PV_AGENT_IDLE_TICK_MS);
 	stat_write(a, "running");
 }
 

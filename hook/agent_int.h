@@ -20,6 +20,8 @@
 #include "journal.h"
 
 #define PV_AGENT_TICK_MS 500        /* IRQ/cpuset/pin checks: a reaction within 1 s */
+#define PV_AGENT_IDLE_TICK_MS 800   /* the same after PV_AGENT_QUIET_TICKS without a change */
+#define PV_AGENT_QUIET_TICKS 20
 #define PV_AGENT_RETRY_MS 100       /* lock busy: try again this soon */
 #define PV_AGENT_RESYNC_MS 30000    /* list QEMU's threads even with events (a lost one) */
 #define PV_AGENT_YOUNG_MS 3000      /* task-poll mode: re-read new threads' names this long */
@@ -171,6 +173,8 @@ struct pv_agent {
 	long long retry_at;   /* the lock was busy: not before this */
 	bool rescan;          /* list QEMU's threads again */
 	bool stop;
+	bool logged_fix_err;
+	int quiet;            /* ticks in a row that found nothing to fix */
 	long long now, next_tick, next_resync, stat_at, started;
 	bool stat_dirty;
 	struct pv_agent_stats st;
@@ -196,7 +200,8 @@ void pv_agent_thread_event(struct pv_agent *a, pid_t tid, bool renamed);
 void pv_agent_threads_scan(struct pv_agent *a);
 /* The cheap checks: compare what is read now with what was held. */
 void pv_agent_check(struct pv_agent *a);
-/* Under the lock, through the engine: fix what is dirty. 1 = lock busy. */
+/* Under the lock, through the engine: fix what is dirty. 1 = the lock is
+ * busy (try again soon), 2 = the lock or ledger failed (at the next tick). */
 int pv_agent_fix(struct pv_agent *a);
 
 /* The stat file: "key=value" lines. */

@@ -173,6 +173,46 @@ static void mask_text(const struct pv_agent *a, const unsigned char *m, char *bu
 	pv_cpulist_format(buf, n, s);
 }
 
+/* ------------------------------------------------------------ re-asserts */
+
+/* The value target had before pvepin first changed it, from the journal. */
+static bool first_old(int vmid, enum pv_step_kind k, const char *target, char *buf, size_t n)
+{
+	struct pv_jlist l;
+	bool found = false;
+
+	if (pv_journal_load(vmid, &l, NULL) != 0)
+		return false;
+	for (int i = 0; i < l.n && !found; i++) {
+		const struct pv_jrec *r = &l.r[i];
+
+		if (r->kind == k && !r->undone && !strcmp(r->target, target)) {
+			snprintf(buf, n, "%s", r->old);
+			found = true;
+		}
+	}
+	pv_jlist_free(&l);
+	return found;
+}
+
+/* Put want back on target (now was), journaled with the value from before
+ * pvepin as its old one: restore then gives the host back as it was before
+ * the VM, not the value someone forced in between, which the agent has
+ * overridden (and logged). Compare-and-swap still holds: restore writes
+ * only where the host shows what pvepin wrote. 2 = no earlier step of
+ * pvepin's for target: the caller makes an ordinary one. */
+static int reassert(struct pv_engine *en, enum pv_step_kind k, const char *target,
+		    const char *was, const char *want, struct pv_err *e)
+{
+	struct pv_jrec r = { .kind = k };
+
+	if (!first_old(en->vmid, k, target, r.old, sizeof(r.old)) || pv_cpus_equal(r.old, was))
+		return 2;
+	snprintf(r.target, sizeof(r.target), "%s", target);
+	snprintf(r.nv, sizeof(r.nv), "%s", want);
+	return pv_engine_step(en, &r, NULL, e);
+}
+
 /* ------------------------------------------------------------ threads */
 
 /* flags (field 9) and starttime (field 22) of /proc/<pid>/task/<tid>/stat */
@@ -253,7 +293,12 @@ void pv_agent_thread_event(struct pv_agent *a, pid_t tid, bool renamed)
 
 	if (!a->pins)
 		return;
-	if (!(t = thread_find(a, tid))) {
+	if ((t = thread_find(a, tid)) && !renamed && a->cn >= 0) {
+		/* a new thread under a known tid: the old one ended, its tid reused */
+		thread_drop(a, (int)(t - a->th));
+		t = NULL;
+	}
+	if (!t) {
 		thread_add(a, tid);
 		return;
 	}
@@ -377,7 +422,7 @@ static int thread_fix(struct pv_agent *a, struct pv_engine *en, struct agent_thr
 {
 	struct pv_thread pt = { .tid = t->tid, .start = t->start };
 	struct pv_err err = { 0 };
-	char was[PV_JVAL], nv[PV_JVAL];
+	char was[PV_JVAL], nv[PV_JVAL], target[64];
 	int steps = en->nsteps, rc;
 
 	t->dirty = false;
@@ -393,7 +438,11 @@ static int thread_fix(struct pv_agent *a, struct pv_engine *en, struct agent_thr
 	mask_text(a, a->mask, was, sizeof(was));
 	snprintf(pt.comm, sizeof(pt.comm), "%s", t->comm);
 	pt.vcpu = pv_vcpu_of_comm(t->comm);
-	rc = pv_engine_affinity(en, a->qemu, &pt, want, &err);
+	pv_cpulist_format(nv, sizeof(nv), want);
+	snprintf(target, sizeof(target), "%d/%d@%llu", a->qemu, t->tid, t->start);
+	rc = t->fresh ? 2 : reassert(en, PV_STEP_AFFINITY, target, was, nv, &err);
+	if (rc == 2)
+		rc = pv_engine_affinity(en, a->qemu, &pt, want, &err);
 	if (rc == 1 || (rc < 0 && err.errnum == ESRCH))
 		return 1;
 	if (rc < 0) {
@@ -404,7 +453,6 @@ static int thread_fix(struct pv_agent *a, struct pv_engine *en, struct agent_thr
 	/* hold what the kernel really gave: a narrower cpuset may trim it */
 	if (mask_get(a, t->tid, t->held) < 0)
 		return errno == ESRCH ? 1 : 0;
-	pv_cpulist_format(nv, sizeof(nv), want);
 	if (en->nsteps > steps)
 		thread_wrote(a, t, was, nv);
 	t->fresh = false;
@@ -574,42 +622,15 @@ static void irq_wrote(struct pv_agent *a, struct agent_irq *q, const char *was)
 	q->logged = true;
 }
 
-/* The value path had before pvepin first changed it, from the journal. */
-static bool first_old(int vmid, const char *path, char *buf, size_t n)
-{
-	struct pv_jlist l;
-	bool found = false;
-
-	if (pv_journal_load(vmid, &l, NULL) != 0)
-		return false;
-	for (int i = 0; i < l.n && !found; i++) {
-		const struct pv_jrec *r = &l.r[i];
-
-		if (r->kind == PV_STEP_IRQ && !r->undone && !strcmp(r->target, path)) {
-			snprintf(buf, n, "%s", r->old);
-			found = true;
-		}
-	}
-	pv_jlist_free(&l);
-	return found;
-}
-
-/* A re-assert is journaled with the value from before pvepin as its old
- * one: restore then gives the host back as it was before the VM, not the
- * value someone forced in between, which the agent has overridden (and
- * said so). Compare-and-swap still holds: restore writes only if the
- * host shows what pvepin wrote. */
 static int irq_write(struct pv_engine *en, const struct agent_irq *q, const char *path,
 		     const char *was, const char *want, struct pv_err *e)
 {
-	struct pv_jrec r = { .kind = PV_STEP_IRQ };
+	int rc;
 
-	if (q->fresh || pv_cpus_equal(was, want) ||
-	    !first_old(en->vmid, path, r.old, sizeof(r.old)) || pv_cpus_equal(r.old, was))
-		return pv_engine_write_attr(en, path, want, e);
-	snprintf(r.target, sizeof(r.target), "%s", path);
-	snprintf(r.nv, sizeof(r.nv), "%s", want);
-	return pv_engine_step(en, &r, NULL, e);
+	if (!q->fresh && !pv_cpus_equal(was, want) &&
+	    (rc = reassert(en, PV_STEP_IRQ, path, was, want, e)) != 2)
+		return rc;
+	return pv_engine_write_attr(en, path, want, e);
 }
 
 /* true when it was newly steered (for irqbalance's ban). */
@@ -884,6 +905,16 @@ static void fix_locked(struct pv_agent *a, struct pv_ledger *led)
 	pv_engine_close(&en);
 }
 
+/* The lock or the ledger failed: again at the next tick, said once. */
+static int fix_failed(struct pv_agent *a, const struct pv_err *err)
+{
+	a->st.errors++;
+	if (!a->logged_fix_err)
+		pv_agent_log(a, LOG_ERR, "cannot fix what drifted: %s", err->msg);
+	a->logged_fix_err = true;
+	return 2;
+}
+
 int pv_agent_fix(struct pv_agent *a)
 {
 	struct pv_ledger led;
@@ -896,17 +927,17 @@ int pv_agent_fix(struct pv_agent *a)
 	}
 	/* never wait: a phase holding the lock may be post-stop, about to stop us */
 	if ((lock = pv_lock_take(0, &err)) < 0) {
-		a->st.lock_busy++;
-		if (err.errnum)
-			pv_agent_log(a, LOG_ERR, "%s", err.msg);
-		return 1;
+		if (!err.errnum) {
+			a->st.lock_busy++;
+			return 1;
+		}
+		return fix_failed(a, &err);
 	}
 	if (pv_ledger_load(&led, &err) < 0) {
-		a->st.errors++;
-		pv_agent_log(a, LOG_ERR, "%s", err.msg);
 		pv_lock_release(lock);
-		return 1;
+		return fix_failed(a, &err);
 	}
+	a->logged_fix_err = false;
 	if (!pv_ledger_vm(&led, a->vmid)) {
 		snprintf(a->why, sizeof(a->why), "VM %d is no longer in the ledger (restored)",
 			 a->vmid);

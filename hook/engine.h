@@ -28,6 +28,8 @@ struct pv_engine {
 	int nsteps, nundo;       /* journaled steps / undos done by this process */
 	long fault_at, kill_at, kill_undo_at;
 	int nleft, nfailed;      /* undo: steps left alone / not restored */
+	bool alone;              /* undo as if no other VM ran: a partition this run
+				  * made and the kernel refused is taken back whole */
 };
 
 int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_ledger *led,

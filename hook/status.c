@@ -27,10 +27,12 @@ struct row {
 	enum st st;
 };
 
-/* What holds now for one journaled step; false for kinds not shown. */
-static bool step_row(const struct pv_jrec *r, struct row *w)
+/* What holds now for one journaled step; false for kinds not shown. A
+ * setting VMs share holds what pvepin wrote last, for whichever VM. */
+static bool step_row(const struct pv_jrec *r, const struct pv_ledger *led, struct row *w)
 {
-	const char *want = r->done ? r->got : r->nv;
+	const struct pv_lshared *sh = led ? pv_ledger_shared(led, r->kind, r->target) : NULL;
+	const char *want = sh ? sh->written : r->done ? r->got : r->nv;
 	pid_t pid, tid;
 	unsigned long long start;
 	bool on = false;
@@ -44,7 +46,7 @@ static bool step_row(const struct pv_jrec *r, struct row *w)
 		snprintf(w->label, sizeof(w->label), "partition %s", r->target);
 		if (pv_cgroup_partition(r->target, w->now, sizeof(w->now), NULL) < 0)
 			w->st = ST_GONE;
-		else if (strcmp(w->now, r->nv)) /* also "root invalid (why)" */
+		else if (strcmp(w->now, want)) /* also "root invalid (why)" */
 			w->st = ST_DRIFT;
 		return true;
 	case PV_STEP_PARTCPUS:
@@ -188,7 +190,7 @@ static void show_pages(struct out *o, const struct pv_lvm *v)
 		fputc(']', o->f);
 }
 
-static int show_steps(struct out *o, const struct pv_jlist *l)
+static int show_steps(struct out *o, const struct pv_jlist *l, const struct pv_ledger *led)
 {
 	int drift = 0;
 
@@ -198,7 +200,7 @@ static int show_steps(struct out *o, const struct pv_jlist *l)
 	for (int i = 0; l && i < l->n; i++) {
 		struct row w;
 
-		if (l->r[i].undone || !step_row(&l->r[i], &w))
+		if (l->r[i].undone || !step_row(&l->r[i], led, &w))
 			continue;
 		drift += w.st == ST_DRIFT;
 		item_begin(o);
@@ -233,7 +235,8 @@ static void show_agent(struct out *o, const struct pv_lvm *v)
 	}
 }
 
-static int show_vm(struct out *o, const struct pv_lvm *v, bool first, struct pv_err *e)
+static int show_vm(struct out *o, const struct pv_ledger *led, const struct pv_lvm *v, bool first,
+		   struct pv_err *e)
 {
 	struct pv_jlist l;
 	bool have = false;
@@ -254,7 +257,7 @@ static int show_vm(struct out *o, const struct pv_lvm *v, bool first, struct pv_
 			!strcmp(v->state, "running") ? " (post-stop did not run? `pvepin restore`)" : "");
 	drift = show_devices(o, v, have ? &l : NULL);
 	show_pages(o, v);
-	drift += show_steps(o, have ? &l : NULL);
+	drift += show_steps(o, have ? &l : NULL, led);
 	show_agent(o, v);
 	if (o->json)
 		fprintf(o->f, ",\"drift\":%d}", drift);
@@ -280,7 +283,7 @@ int pv_status(int vmid, bool json, FILE *out, struct pv_err *e)
 
 		if (vmid > 0 && led.vm[i].vmid != vmid)
 			continue;
-		if ((d = show_vm(&o, &led.vm[i], shown == 0, e)) < 0) {
+		if ((d = show_vm(&o, &led, &led.vm[i], shown == 0, e)) < 0) {
 			pv_ledger_free(&led);
 			return -1;
 		}

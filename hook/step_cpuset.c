@@ -173,9 +173,6 @@ static int hand_over(struct pv_engine *en, const struct pv_cpuset_backend *be, c
 	return 0;
 }
 
-static int put_back(const struct pv_cpuset_backend *be, const char *cg, const char *v, char *note,
-		    size_t n, struct pv_err *e);
-
 /* The partition's CPUs while other VMs run: every CPU but what those that
  * isolate leave the host; when none does, the value from before (or the
  * CPUs it stands for, their QEMU being inside), still remembered for the
@@ -184,14 +181,16 @@ static int hand_over_partition(struct pv_engine *en, const struct pv_cpuset_back
 			       const char *cg, const struct pv_jrec *r, const char *orig,
 			       char *note, size_t n, struct pv_err *e)
 {
-	char val[PV_JVAL], got[PV_JVAL], why[256] = "";
+	char val[PV_JVAL], got[PV_JVAL], why[256] = "", part[128];
 	bool want;
 
-	if (pv_ledger_others(en->led, en->vmid) == 0)
+	if (!pv_partition_others(en))
 		return 1;
 	if (pv_partition_cpus(en, cg, en->vmid, "", val, sizeof(val), &want, e) < 0)
 		return -1;
 	if (want ? be->set(cg, val, e) : put_back(be, cg, orig, why, sizeof(why), e))
+		return -1;
+	if (want && pv_partition_revive(cg, part, sizeof(part), e) < 0)
 		return -1;
 	if (pv_cgroup_cpus(cg, got, sizeof(got), e) < 0 ||
 	    pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
@@ -206,7 +205,8 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		       struct pv_err *e)
 {
 	const struct pv_cpuset_backend *be;
-	const struct pv_lshared *sh = en->led ? pv_ledger_shared(en->led, r->kind, r->target) : NULL;
+	const struct pv_lshared *sh = en->led ? pv_ledger_shared(en->led, r->kind, r->target)
+					      : NULL;
 	char cur[PV_JVAL], own[64], orig[PV_JVAL];
 	const char *colon = strchr(r->target, ':'), *cg;
 	int rc;
@@ -241,10 +241,12 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		return 1;
 	}
 	snprintf(own, sizeof(own), "qemu.slice/%d.scope", en->vmid);
-	if (en->led && strcmp(cg, own) &&
-	    (rc = (r->kind == PV_STEP_PARTCPUS ? hand_over_partition : hand_over)(en, be, cg, r, orig,
-										  note, n, e)) != 1)
-		return rc;
+	if (en->led && strcmp(cg, own)) {
+		rc = r->kind == PV_STEP_PARTCPUS ? hand_over_partition(en, be, cg, r, orig, note, n, e)
+						 : hand_over(en, be, cg, r, orig, note, n, e);
+		if (rc != 1)
+			return rc;
+	}
 	if (put_back(be, cg, orig, note, n, e) < 0)
 		return -1;
 	if (sh) {

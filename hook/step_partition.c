@@ -118,11 +118,29 @@ int pv_partition_cpus(struct pv_engine *en, const char *cg, int except, const ch
 	return 0;
 }
 
+int pv_partition_revive(const char *cg, char *got, size_t n, struct pv_err *e)
+{
+	if (pv_cgroup_partition(cg, got, n, e) < 0)
+		return -1;
+	if (!same_type(got, "root") || pv_partition_valid(got))
+		return 0;
+	/* 6.1 takes an invalid root back only through "member" */
+	if (pv_cgroup_set_partition(cg, "member", e) < 0 ||
+	    pv_cgroup_set_partition(cg, "root", e) < 0)
+		return -1;
+	return pv_cgroup_partition(cg, got, n, e);
+}
+
 static int part_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e)
 {
 	if (pv_cgroup_set_partition(r->target, r->nv, e) < 0)
 		return -1;
 	return pv_cgroup_partition(r->target, r->got, sizeof(r->got), e);
+}
+
+bool pv_partition_others(const struct pv_engine *en)
+{
+	return en->led && !en->alone && pv_ledger_others(en->led, en->vmid) > 0;
 }
 
 /* Other VMs still isolate: the partition stays, remembered with the value
@@ -133,13 +151,14 @@ static int keep_for_others(struct pv_engine *en, const struct pv_jrec *r, const 
 	char val[PV_JVAL];
 	bool want;
 
-	if (!en->led || pv_ledger_others(en->led, en->vmid) == 0)
+	if (!pv_partition_others(en))
 		return 1;
 	if (pv_partition_cpus(en, r->target, en->vmid, "", val, sizeof(val), &want, e) < 0)
 		return -1;
 	if (!want)
 		return 1;
-	if (pv_ledger_share(en->led, PV_STEP_PARTITION, r->target, orig, cur, e) < 0 ||
+	/* the type: whether the kernel has it in force is its own verdict */
+	if (pv_ledger_share(en->led, PV_STEP_PARTITION, r->target, orig, r->nv, e) < 0 ||
 	    pv_engine_save_ledger(en, e) < 0)
 		return -1;
 	snprintf(note, n, "other VMs still isolate: kept '%.100s'", cur);
@@ -185,7 +204,7 @@ static int part_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, 
 	if (pv_cgroup_set_partition(r->target, orig, e) < 0 ||
 	    pv_cgroup_partition(r->target, cur, sizeof(cur), e) < 0)
 		return -1;
-	if (en->led && pv_ledger_others(en->led, en->vmid) > 0) {
+	if (pv_partition_others(en)) {
 		/* the last VM out still needs the value from before the first */
 		snprintf(note, n, "other VMs still run, none isolates: set '%s'", orig);
 		if (pv_ledger_share(en->led, PV_STEP_PARTITION, r->target, orig, cur, e) < 0)
@@ -242,7 +261,7 @@ static int make_partition(struct pv_engine *en, const char *cg, long *seq, struc
 		*seq = r.seq;
 	if (!en->led)
 		return 0;
-	if (pv_ledger_share(en->led, PV_STEP_PARTITION, cg, r.old, r.got, e) < 0)
+	if (pv_ledger_share(en->led, PV_STEP_PARTITION, cg, r.old, r.nv, e) < 0)
 		return -1;
 	return pv_engine_save_ledger(en, e);
 }
@@ -271,17 +290,67 @@ static int narrow_host(struct pv_engine *en, const char *cg, const char *host, c
 	return 0;
 }
 
+/* cg there to be made a partition: 0 yes, 1 no (nothing to do, or the host
+ * narrowed instead). */
+static int have_cgroup(struct pv_engine *en, const char *cg, const char *host, struct pv_err *e)
+{
+	if (pv_cgroup_exists(cg))
+		return 0;
+	if (!*host)
+		return 1;
+	/* No VM ran since boot: made now, as systemd makes it for PVE's first
+	 * scope a moment later, and left as PVE leaves it. */
+	if (pv_opt.dry_run) {
+		printf("would create cgroup %s\n", cg);
+		return 1;
+	}
+	if (pv_cpuset_choose(cg)->create(cg, e) < 0)
+		return pv_wrap(e, "isolating the host");
+	if (pv_cgroup_exists(cg))
+		return 0;
+	return narrow_host(en, cg, host, "there is no such cgroup", e) < 0 ? -1 : 1;
+}
+
+/* The partition is made: in force, or undone (steps from seq on) and the
+ * host narrowed directly. A VM that joined the others' partition cannot
+ * do without it: its CPUs may lie outside what the partition holds. */
+static int in_force(struct pv_engine *en, const char *cg, const char *host, bool joined,
+		    bool none, long seq, struct pv_err *e)
+{
+	char part[PART_LEN] = "", why[PART_LEN + 32];
+	int rc;
+
+	if (!none && pv_cgroup_partition(cg, part, sizeof(part), e) < 0)
+		return -1;
+	if (!none && pv_partition_valid(part))
+		return 0;
+	if (none)
+		snprintf(why, sizeof(why), "the kernel has no cpuset partitions");
+	else
+		snprintf(why, sizeof(why), "the kernel refused it ('%s')", part);
+	/* made by this VM alone (others may have been refused it before) */
+	en->alone = !joined;
+	rc = seq ? pv_engine_undo_since(en, seq, e) : 0;
+	en->alone = false;
+	if (rc < 0)
+		return pv_wrap(e, "undoing the refused partition of %s", cg);
+	if (joined)
+		return pv_fail(e, 0, "%s: the cpuset partition of the running VMs cannot take this VM's "
+			       "CPUs too: %s", cg, why);
+	return narrow_host(en, cg, host, why, e);
+}
+
 int pv_engine_isolate(struct pv_engine *en, const char *cg, const char *host, struct pv_err *e)
 {
-	char val[PV_JVAL], part[PART_LEN], why[PART_LEN + 32];
+	char val[PV_JVAL];
 	bool want, joined;
 	long seq = 0;
 	int rc;
 
 	if (!pv_cgroup_name_ok(cg))
 		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
-	if (!pv_cgroup_exists(cg))
-		return *host ? narrow_host(en, cg, host, "there is no such cgroup yet", e) : 0;
+	if ((rc = have_cgroup(en, cg, host, e)) != 0)
+		return rc < 0 ? -1 : 0;
 	joined = en->led && pv_ledger_shared(en->led, PV_STEP_PARTITION, cg);
 	/* a VM that does not isolate only makes room for itself */
 	if (!*host && !joined)
@@ -299,26 +368,13 @@ int pv_engine_isolate(struct pv_engine *en, const char *cg, const char *host, st
 	if (!want)
 		fprintf(stderr, "pvepin: the running VMs take every CPU: %s's partition is off while "
 			"VM %d runs\n", cg, en->vmid);
+	/* a partition's cpuset.cpus overlapping a sibling's is refused (EINVAL) */
 	if ((rc = pv_engine_cpus(en, PV_STEP_PARTCPUS, cg, val, true, &seq, e)) != 0)
-		return rc < 0 ? -1 : 0;
+		return rc < 0 ? pv_wrap(e, "%s: the cpuset partition%s cannot hold CPUs %s", cg,
+					joined ? " of the running VMs" : "", val) : 0;
 	if ((rc = make_partition(en, cg, &seq, e)) < 0)
 		return -1;
 	if (pv_opt.dry_run || !want || !*host)
 		return 0;
-	if (rc == 1) {
-		snprintf(why, sizeof(why), "the kernel has no cpuset partitions");
-	} else {
-		if (pv_cgroup_partition(cg, part, sizeof(part), e) < 0)
-			return -1;
-		if (pv_partition_valid(part))
-			return 0;
-		snprintf(why, sizeof(why), "the kernel refused it ('%s')", part);
-	}
-	if (seq && pv_engine_undo_since(en, seq, e) < 0)
-		return pv_wrap(e, "undoing the refused partition of %s", cg);
-	/* this VM's CPUs may lie outside what the others' partition holds */
-	if (joined)
-		return pv_fail(e, 0, "%s: the cpuset partition of the running VMs cannot take this VM's "
-			       "CPUs too: %s", cg, why);
-	return narrow_host(en, cg, host, why, e);
+	return in_force(en, cg, host, joined, rc == 1, seq, e);
 }

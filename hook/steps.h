@@ -41,3 +41,9 @@ int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg,
  * isolates, or they leave the host no CPU). */
 int pv_partition_cpus(struct pv_engine *en, const char *cg, int except, const char *host,
 		      char *val, size_t n, bool *want, struct pv_err *e);
+/* After the partition cg's CPUs changed: a root the kernel had suspended
+ * ("root invalid") made a root again if the kernel takes it now; got is
+ * what cpuset.cpus.partition reads then. */
+int pv_partition_revive(const char *cg, char *got, size_t n, struct pv_err *e);
+/* Restore of the partition: are there other VMs it is kept for? */
+bool pv_partition_others(const struct pv_engine *en);

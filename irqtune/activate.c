@@ -106,8 +106,6 @@ static void verify(const struct pv_irq_place *p, struct pv_irq_line *ln)
 
 static int place_path(const struct pv_irq_place *p, char *path, size_t n, struct pv_err *e)
 {
-	if (p->kind == PV_PLACE_DEFAULT)
-		return pv_path(path, n, e, "/proc/irq/default_smp_affinity");
 	return pv_path(path, n, e, "/proc/irq/%d/smp_affinity_list", p->irq);
 }
 

@@ -291,41 +291,6 @@ static int plan_other(const struct pv_pi_line *l, hwloc_const_bitmap_t vm_cpus,
 	return 0;
 }
 
-/* default_smp_affinity is a hex mask; keep the kernel's width so the
- * journal's compare-and-swap on restore sees the same text. */
-static int plan_default(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
-			hwloc_bitmap_t cur, hwloc_bitmap_t out, struct pv_irq_plan *pl,
-			struct pv_err *e)
-{
-	char path[PV_PATH_MAX], old[PV_IRQ_LIST_LEN];
-	struct pv_irq_place *p;
-	int digits = 0;
-
-	if (pv_path(path, sizeof(path), e, "/proc/irq/default_smp_affinity") < 0)
-		return -1;
-	if (!pv_exists(path))
-		return 0;
-	if (pv_read_file(path, old, sizeof(old), e) < 0)
-		return -1;
-	if (pv_irq_mask_parse(old, cur) < 0)
-		return pv_fail(e, EINVAL, "%s: unexpected '%.40s'", path, old);
-	if (pv_irq_place_other(cur, vm_cpus, host_cpus, out) == 0)
-		return 0;
-	for (const char *c = old; *c; c++)
-		digits += *c != ',';
-	p = plan_add(pl, e);
-	if (!p)
-		return -1;
-	p->kind = PV_PLACE_DEFAULT;
-	p->irq = -1;
-	snprintf(p->action, sizeof(p->action), "default_smp_affinity");
-	memcpy(p->old, old, sizeof(p->old));
-	if (pv_irq_mask_format(p->want, sizeof(p->want), out, digits) < 0 &&
-	    pv_irq_mask_format(p->want, sizeof(p->want), out, 0) < 0)
-		return pv_fail(e, E2BIG, "%s: mask too long", path);
-	return 0;
-}
-
 int pv_irq_plan_others(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus,
 		       hwloc_const_bitmap_t host_cpus, struct pv_irq_plan *pl, struct pv_err *e)
 {
@@ -346,5 +311,9 @@ int pv_irq_plan_others(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus
 		if (plan_other(&pi->line[i], vm_cpus, host_cpus, cur, out, pl, e) < 0)
 			return -1;
 	}
-	return plan_default(vm_cpus, host_cpus, cur, out, pl, e);
+	/* /proc/irq/default_smp_affinity is left alone: an IRQ created
+	 * while it is narrowed (a host driver rebound at another VM's stop)
+	 * keeps the narrow mask after the last VM stops, and no journal
+	 * holds it, so the host would not come back as it was. */
+	return 0;
 }

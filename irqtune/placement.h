@@ -10,7 +10,6 @@
 
 enum pv_place_kind {
 	PV_PLACE_IRQ,       /* /proc/irq/<irq>/smp_affinity_list */
-	PV_PLACE_DEFAULT,   /* /proc/irq/default_smp_affinity (hex mask) */
 	PV_PLACE_NO_IRQS,   /* a device with no IRQs yet: report only */
 };
 

@@ -18,6 +18,9 @@ struct pv_cpuset_backend {
 	/* Set it ("" clears). Returns once cpuset.cpus shows the new value,
 	 * or fails saying it did not. */
 	int (*set)(const char *cg, const char *cpus, struct pv_err *e);
+	/* Make the cgroup exist: systemd starts the slice unit (as it would
+	 * for the first scope put in it), cgroupfs makes the directory. */
+	int (*create)(const char *cg, struct pv_err *e);
 };
 
 extern const struct pv_cpuset_backend pv_cpuset_cgroupfs;

@@ -169,8 +169,36 @@ static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
 	return wait_applied(cg, cpus, e);
 }
 
+static int sd_create(const char *cg, struct pv_err *e)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	_cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	const char *unit = unit_of(cg);
+	int r;
+
+	if (!pv_cgroup_name_ok(cg))
+		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
+	if ((r = sd_bus_open_system(&bus)) < 0)
+		return pv_fail(e, -r, "connect to systemd");
+	r = sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
+			       "org.freedesktop.systemd1.Manager", "StartUnit", &be, &reply, "ss", unit,
+			       "fail");
+	if (r < 0)
+		return bus_fail(e, r, &be, "StartUnit", unit);
+	/* the job runs after systemd answered */
+	for (int i = 0; i < 100; i++) {
+		if (pv_cgroup_exists(cg))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return pv_fail(e, 0, "systemd started %s but there is no cgroup %s", unit, cg);
+}
+
 const struct pv_cpuset_backend pv_cpuset_systemd = {
 	.name = "systemd",
 	.get = sd_get,
 	.set = sd_set,
+	.create = sd_create,
 };

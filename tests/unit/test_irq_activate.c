@@ -241,7 +241,7 @@ static void test_others(void)
 	CHECK_STR(fr_get("/proc/irq/107/smp_affinity_list", buf, sizeof(buf)), "40-47");
 	CHECK_STR(fr_get("/proc/irq/70/smp_affinity_list", buf, sizeof(buf)), "8-31,40-63");
 	CHECK_STR(fr_get("/proc/irq/75/smp_affinity_list", buf, sizeof(buf)), "12,44");
-	CHECK_STR(fr_get("/proc/irq/default_smp_affinity", buf, sizeof(buf)), "ffffff00,ffffff00");
+	CHECK_STR(fr_get("/proc/irq/default_smp_affinity", buf, sizeof(buf)), "ffffffff,ffffffff");
 	CHECK_INT(rep.skipped_managed, 1);
 	CHECK_INT(rep.failed, 0);
 	CHECK(rep.steered > 20, "steered %d", rep.steered);
@@ -257,11 +257,11 @@ static void test_others(void)
 	pv_irq_report_free(&rep);
 
 	/* A writer failure that is no refusal is a failure. */
-	f.fail_irq[0] = -1; /* default_smp_affinity: irq_of() gives -1 for it */
-	fr_put("/proc/irq/default_smp_affinity", "ffffffff,ffffffff\n");
+	f.fail_irq[0] = 9;
+	fr_put("/proc/irq/9/smp_affinity_list", "0-63\n");
 	f.fail_err[0] = EACCES;
 	CHECK(pv_irq_steer_others(vm, hc, fake_writer, &f, &rep, &e) < 0 && e.errnum == EACCES,
-	      "default mask failure: %s", e.msg);
+	      "acpi IRQ write failure: %s", e.msg);
 	CHECK_INT(rep.failed, 1);
 	pv_irq_report_free(&rep);
 	hwloc_bitmap_free(vm);

@@ -76,6 +76,14 @@ cpus_subset() {
 	done
 	return 0
 }
+# cpus_minus A B: the CPUs of A not in B (a comma list)
+cpus_minus() {
+	local x out=
+	for x in $(cpus_expand "$1"); do
+		case " $(cpus_expand "$2") " in *" $x "*) ;; *) out="$out,$x" ;; esac
+	done
+	echo "${out#,}"
+}
 ALL_CPUS=$(cat /sys/devices/system/cpu/online)
 cpu_siblings() { cat "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list"; }
 node_cpus() { cat "/sys/devices/system/node/node$1/cpulist"; }
@@ -104,6 +112,18 @@ wait_for() {
 
 # ---------------------------------------------------------------- host state
 snap() { hoststate > "$1"; }
+# cg_unset CG: its cpuset.cpus back to "", which the kernel refuses while
+# CG has tasks (ENOSPC): they wait in the root cgroup meanwhile. (A task
+# listed may have ended since: no matter.)
+cg_unset() {
+	local f p
+	for f in $(find $CG/$1 -name cgroup.procs); do
+		for p in $(cat $f); do echo "$f $p"; done
+	done > /tmp/.cg.moves
+	while read -r f p; do echo $p 2>/dev/null > $CG/cgroup.procs; done < /tmp/.cg.moves
+	echo > $CG/$1/cpuset.cpus || fail "test bed: cannot reset $1's cpuset.cpus"
+	while read -r f p; do echo $p 2>/dev/null > $f; done < /tmp/.cg.moves
+}
 # snap_same WHAT BEFORE: ok when the host state now equals BEFORE
 snap_same() {
 	hoststate > /tmp/.snap.now

@@ -10,26 +10,6 @@
 snap /tmp/c0
 HOSTCG="init.scope system.slice user.slice"
 daemon_pids() { cat $CG/system.slice/*/cgroup.procs $CG/user.slice/user-0.slice/session-1.scope/cgroup.procs; }
-# cpus_minus A B: the CPUs of A not in B
-cpus_minus() {
-	local x out=
-	for x in $(cpus_expand "$1"); do
-		case " $(cpus_expand "$2") " in *" $x "*) ;; *) out="$out,$x" ;; esac
-	done
-	echo "${out#,}"
-}
-# cg_unset CG: its cpuset.cpus back to "", which the kernel refuses while
-# CG has tasks: they wait in the root cgroup meanwhile
-cg_unset() {
-	local f p
-	for f in $(find $CG/$1 -name cgroup.procs); do
-		for p in $(cat $f); do echo "$f $p"; done
-	done > /tmp/.cg.moves
-	# (a task listed may have ended since: no matter)
-	while read -r f p; do echo $p 2>/dev/null > $CG/cgroup.procs; done < /tmp/.cg.moves
-	echo > $CG/$1/cpuset.cpus || fail "test bed: cannot reset $1's cpuset.cpus"
-	while read -r f p; do echo $p 2>/dev/null > $f; done < /tmp/.cg.moves
-}
 
 pve_conf 100 <<'C'
 name: gpu
@@ -107,6 +87,18 @@ for p in $(cat $CG/user.slice/user-0.slice/session-1.scope/cgroup.procs); do
 done
 snap_same "fallback: host as before (with the test's own reset of the '' slices)" /tmp/c1
 cg_unset user.slice
-pve_forget 100
 snap_same "cpuset case: host as at its start" /tmp/c0
+
+# --- no VM ran since boot: no qemu.slice yet (systemd makes it for PVE's
+# first scope): pvepin makes it, as systemd would, and leaves it
+rmdir $CG/qemu.slice || fail "test bed: qemu.slice in use"
+if start_ok 100; then
+	expect_eq "qemu.slice made, a partition root" "$(cat $CG/qemu.slice/cpuset.cpus.partition)" root
+	check "the root cgroup keeps the host CPUs only" cpus_eq "$(cat $CG/cpuset.cpus.effective)" "$host"
+	stop_ok 100
+fi
+expect_eq "qemu.slice left, a member" "$(cat $CG/qemu.slice/cpuset.cpus.partition 2>&1)" member
+echo +cpuset > $CG/qemu.slice/cgroup.subtree_control # as the test bed's init has it
+pve_forget 100
+snap_same "cpuset case: host as at its start, qemu.slice as PVE leaves it" /tmp/c0
 done_case
