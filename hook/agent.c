@@ -391,7 +391,7 @@ static void on_cn_event(void *ctx, const struct pv_cn_event *ev)
 	struct pv_agent *a = ctx;
 
 	a->st.events++;
-	pv_agent_thread_event(a, ev->tid, ev->kind == PV_CN_COMM);
+	pv_agent_thread_event(a, ev->tid, ev->kind == PV_CN_COMM ? PV_TEV_RENAMED : PV_TEV_NEW);
 }
 
 static void on_cn(struct pv_agent *a)

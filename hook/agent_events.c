@@ -48,7 +48,8 @@ void pv_cn_parse(const void *buf, size_t len, pid_t tgid, struct pv_cn_event *ev
 {
 	const struct nlmsghdr *nh = buf;
 	const struct cn_msg *cm;
-	const struct proc_event *pe;
+	struct proc_event e = { 0 };
+	const struct proc_event *pe = &e;
 
 	memset(ev, 0, sizeof(*ev));
 	if (len < EV_FIELD(event_data) || nh->nlmsg_len > len || nh->nlmsg_type == NLMSG_ERROR ||
@@ -57,7 +58,8 @@ void pv_cn_parse(const void *buf, size_t len, pid_t tgid, struct pv_cn_event *ev
 	cm = NLMSG_DATA(nh);
 	if (cm->id.idx != CN_IDX_PROC || cm->id.val != CN_VAL_PROC)
 		return;
-	pe = (const struct proc_event *)cm->data;
+	/* the event sits at offset 36: copied out, its 64-bit field is aligned */
+	memcpy(&e, cm->data, len - EV_OFF < sizeof(e) ? len - EV_OFF : sizeof(e));
 	switch (pe->what) {
 	case PROC_EVENT_FORK:
 		if (len < EV_FIELD(event_data.fork.child_tgid) + 4 ||

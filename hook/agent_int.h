@@ -120,7 +120,7 @@ struct agent_thread {
 	long long seen;       /* first seen, ms */
 	bool dirty;           /* check against the plan at the next fix */
 	bool fresh;           /* new or renamed: its next pin is a first one, not a re-assert */
-	bool adopted;         /* there at start: a change then is no "new thread" */
+	bool adopted;         /* there at start, not placed yet: its first pin is no "new thread" */
 	bool refused;         /* the kernel refuses its affinity (io_uring worker) */
 	bool logged, logged_hold, logged_err;
 	struct pv_agent_rl rl;
@@ -194,8 +194,13 @@ void pv_agent_note(struct pv_agent *a, bool log, const char *fmt, ...)
 /* agent_poll.c */
 int pv_agent_watch_init(struct pv_agent *a, const struct pv_jlist *journal, struct pv_err *e);
 void pv_agent_watch_free(struct pv_agent *a);
-/* A thread QEMU just started, or one that renamed itself. */
-void pv_agent_thread_event(struct pv_agent *a, pid_t tid, bool renamed);
+enum pv_agent_tev {
+	PV_TEV_SEEN,    /* listed in /proc/<pid>/task: added if unknown */
+	PV_TEV_NEW,     /* the proc connector says QEMU just started it */
+	PV_TEV_RENAMED, /* its name may have changed: read it again */
+};
+
+void pv_agent_thread_event(struct pv_agent *a, pid_t tid, enum pv_agent_tev ev);
 /* List QEMU's threads (new ones become dirty; young ones' names re-read). */
 void pv_agent_threads_scan(struct pv_agent *a);
 /* The cheap checks: compare what is read now with what was held. */

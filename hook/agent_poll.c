@@ -286,14 +286,14 @@ static void thread_drop(struct pv_agent *a, int i)
 	a->th[i] = a->th[--a->nth];
 }
 
-void pv_agent_thread_event(struct pv_agent *a, pid_t tid, bool renamed)
+void pv_agent_thread_event(struct pv_agent *a, pid_t tid, enum pv_agent_tev ev)
 {
 	struct agent_thread *t;
 	char comm[16];
 
 	if (!a->pins)
 		return;
-	if ((t = thread_find(a, tid)) && !renamed && a->cn >= 0) {
+	if ((t = thread_find(a, tid)) && ev == PV_TEV_NEW) {
 		/* a new thread under a known tid: the old one ended, its tid reused */
 		thread_drop(a, (int)(t - a->th));
 		t = NULL;
@@ -302,7 +302,8 @@ void pv_agent_thread_event(struct pv_agent *a, pid_t tid, bool renamed)
 		thread_add(a, tid);
 		return;
 	}
-	if (!renamed || thread_comm(a->qemu, tid, comm, sizeof(comm)) < 0 || !strcmp(comm, t->comm))
+	if (ev != PV_TEV_RENAMED || thread_comm(a->qemu, tid, comm, sizeof(comm)) < 0 ||
+	    !strcmp(comm, t->comm))
 		return;
 	/* QEMU names a thread once it runs: "CPU 3/KVM" wants another mask */
 	snprintf(t->comm, sizeof(t->comm), "%s", comm);
@@ -351,7 +352,7 @@ void pv_agent_threads_scan(struct pv_agent *a)
 			seen = v;
 		}
 		seen[n++] = (pid_t)tid;
-		pv_agent_thread_event(a, (pid_t)tid, young(a, (pid_t)tid));
+		pv_agent_thread_event(a, (pid_t)tid, young(a, (pid_t)tid) ? PV_TEV_RENAMED : PV_TEV_SEEN);
 	}
 	if (n == 0)
 		return; /* QEMU is going: its pidfd says so */
@@ -432,7 +433,7 @@ static int thread_fix(struct pv_agent *a, struct pv_engine *en, struct agent_thr
 		return errno == ESRCH ? 1 : 0;
 	mask_from(a, want, t->held);
 	if (!memcmp(a->mask, t->held, a->masklen)) {
-		t->fresh = false;
+		t->fresh = t->adopted = false;
 		return 0;
 	}
 	mask_text(a, a->mask, was, sizeof(was));
@@ -455,7 +456,7 @@ static int thread_fix(struct pv_agent *a, struct pv_engine *en, struct agent_thr
 		return errno == ESRCH ? 1 : 0;
 	if (en->nsteps > steps)
 		thread_wrote(a, t, was, nv);
-	t->fresh = false;
+	t->fresh = t->adopted = false;
 	return 0;
 }
 

@@ -2,7 +2,7 @@
  * remapping, 1G pages, vfio modules and initramfs, blacklists, vfio-pci
  * ids=, option ROMs, boot VGA, ignore_msrs, NUMA/NPS, irqbalance), read
  * from the running host or a captured --root, each item ok/warn/error with
- * its fix. doc/troubleshooting.md lists every message. */
+ * its fix. the README's troubleshooting section lists every message. */
 #pragma once
 #include "../conf/vmconf.h"
 #include "../pinner/topo.h"

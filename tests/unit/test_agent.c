@@ -157,7 +157,7 @@ static size_t event_msg(char *buf, unsigned what, pid_t a, pid_t b, pid_t c, pid
 {
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	struct cn_msg *cm = NLMSG_DATA(nh);
-	struct proc_event *ev = (struct proc_event *)cm->data;
+	struct proc_event e = { 0 }, *ev = &e; /* copied in at the end: misaligned there */
 
 	memset(buf, 0, NLMSG_SPACE(sizeof(*cm) + sizeof(*ev)));
 	nh->nlmsg_len = NLMSG_LENGTH(sizeof(*cm) + sizeof(*ev));
@@ -187,6 +187,7 @@ static size_t event_msg(char *buf, unsigned what, pid_t a, pid_t b, pid_t c, pid
 	default:
 		break;
 	}
+	memcpy(cm->data, &e, sizeof(e));
 	return nh->nlmsg_len;
 }
 
