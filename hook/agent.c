@@ -288,8 +288,10 @@ static bool qemu_gone(struct pv_agent *a)
 
 	if (a->pidfd >= 0)
 		return false;
-	return kill(a->qemu, 0) < 0 && errno == ESRCH ? true
-	       : pv_thread_start(a->qemu, a->qemu, &start, NULL) < 0 || start != a->qemu_start;
+	if (kill(a->qemu, 0) < 0 && errno == ESRCH)
+		return true;
+	/* the pid taken by another process since */
+	return pv_thread_start(a->qemu, a->qemu, &start, NULL) < 0 || start != a->qemu_start;
 }
 
 /* New threads: the proc connector where it answers, else /proc/<pid>/task
@@ -300,12 +302,17 @@ static int watch_threads(struct pv_agent *a, struct pv_err *e)
 	struct pv_err why = { 0 };
 	const char *no = getenv("PVEPIN_AGENT_NOEVENTS");
 
+	snprintf(a->mode, sizeof(a->mode), "none");
 	if (!a->pins)
 		return 0;
 	if (pv_path(path, sizeof(path), e, "/proc/%d/task", a->qemu) < 0)
 		return -1;
-	if (!(a->taskdir = opendir(path)))
-		return pv_fail(e, errno, "open %s", path);
+	if (!(a->taskdir = opendir(path))) {
+		if (errno != ENOENT)
+			return pv_fail(e, errno, "open %s", path);
+		snprintf(a->why, sizeof(a->why), "QEMU (pid %d) ended", a->qemu);
+		return 1;
+	}
 	if (no && *no && strcmp(no, "0")) {
 		snprintf(why.msg, sizeof(why.msg), "PVEPIN_AGENT_NOEVENTS is set");
 	} else if (pv_cn_open(a->qemu, 300, &a->cn, &why) == 0) {

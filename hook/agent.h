@@ -58,7 +58,7 @@ struct pv_agent_info {
 	pid_t pid;
 	pid_t qemu;
 	char state[16];     /* "running" | "exited" */
-	char mode[32];      /* "proc-connector" | "task-poll" */
+	char mode[32];      /* new threads: "proc-connector" | "task-poll" | "none" */
 	long long started;  /* unix time */
 	long long updated;
 	char last[256];     /* the last change it made */

@@ -427,10 +427,12 @@ void pv_agent_info_print(FILE *f, const struct pv_agent_info *ai, bool json)
 		return;
 	}
 	hms(ai->started, since, sizeof(since));
-	fprintf(f, "  agent: running, pid %d, since %s, new threads by %s; watching %ld threads, "
+	fprintf(f, "  agent: running, pid %d, since %s, new threads %s; watching %ld threads, "
 		"%ld device IRQs, %ld cpusets\n", (int)ai->pid, since,
-		!strcmp(ai->mode, "proc-connector") ? "events" : "listing", s->threads, s->irqs,
-		s->cgroups);
+		!strcmp(ai->mode, "proc-connector") ? "by events"
+		: !strcmp(ai->mode, "task-poll")    ? "by listing"
+						    : "not watched",
+		s->threads, s->irqs, s->cgroups);
 	fprintf(f, "  agent: pinned %ld new threads, re-pinned %ld; steered %ld new IRQs, put back "
 		"%ld; put back %ld cpusets; %ld refused, %ld held off, %ld errors; %ld ms CPU\n",
 		s->new_threads, s->repins, s->new_irqs, s->irq_fixes, s->cpuset_fixes, s->refused,

@@ -33,17 +33,20 @@ static void set_str(char *dst, size_t n, const char *s)
 	dst[len] = '\0';
 }
 
+/* Steps that the kernel may refuse come first (the partition, hugepages),
+ * the disruptive one last: a refused start then never unbinds a device,
+ * whose host driver would come back with new IRQs. */
 static int pre_start(const struct pv_policy *pol, struct pv_plan *p, const char *host,
 		     const char *vm)
 {
 	struct pv_action *a;
 
-	for (int i = 0; i < p->ndev; i++) {
-		if (!(a = add(p, PV_PRE_START, PV_ACT_VFIO_BIND)))
-			return -1;
-		set_str(a->target, sizeof(a->target), p->dev[i].bdf);
-		set_str(a->value, sizeof(a->value), "vfio-pci");
-	}
+	/* also without isolate: the VM's scope lives in that slice, so its CPUs
+	 * must be in the partition other VMs made */
+	if (!(a = add(p, PV_PRE_START, PV_ACT_ISOLATE)))
+		return -1;
+	set_str(a->target, sizeof(a->target), iso_cgroup);
+	set_str(a->value, sizeof(a->value), pol->isolate ? host : "");
 	for (int i = 0; i < p->npages; i++) {
 		if (!(a = add(p, PV_PRE_START, PV_ACT_HUGEPAGES)))
 			return -1;
@@ -52,12 +55,12 @@ static int pre_start(const struct pv_policy *pol, struct pv_plan *p, const char 
 		a->size_kb = p->hp_kb;
 		snprintf(a->target, sizeof(a->target), "node%d", a->node);
 	}
-	/* also without isolate: the VM's scope lives in that slice, so its CPUs
-	 * must be in the partition other VMs made */
-	if (!(a = add(p, PV_PRE_START, PV_ACT_ISOLATE)))
-		return -1;
-	set_str(a->target, sizeof(a->target), iso_cgroup);
-	set_str(a->value, sizeof(a->value), pol->isolate ? host : "");
+	for (int i = 0; i < p->ndev; i++) {
+		if (!(a = add(p, PV_PRE_START, PV_ACT_VFIO_BIND)))
+			return -1;
+		set_str(a->target, sizeof(a->target), p->dev[i].bdf);
+		set_str(a->value, sizeof(a->value), "vfio-pci");
+	}
 	if (pol->governor[0]) {
 		if (!(a = add(p, PV_PRE_START, PV_ACT_GOVERNOR)))
 			return -1;
@@ -94,7 +97,8 @@ static int post_start(const struct pv_policy *pol, struct pv_plan *p, const char
 		set_str(a->target, sizeof(a->target), p->dev[i].bdf);
 		set_str(a->value, sizeof(a->value), irq);
 	}
-	if (pol->irq_steer && pol->isolate) {
+	/* Only when the host keeps CPUs of its own to take them. */
+	if (pol->irq_steer && pol->isolate && !hwloc_bitmap_intersects(p->host_cpus, p->vm_cpus)) {
 		if (!(a = add(p, PV_POST_START, PV_ACT_IRQ_OTHERS)))
 			return -1;
 		set_str(a->target, sizeof(a->target), "other-irqs");
