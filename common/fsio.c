@@ -59,20 +59,14 @@ ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
 	return (ssize_t)off;
 }
 
-char *pv_slurp(const char *path, size_t *len, struct pv_err *e)
+char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_err *e)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	size_t cap = 4096, off = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pv_fail(e, errno, "open %s", path);
-		return NULL;
-	}
 	buf = malloc(cap);
 	if (!buf) {
-		pv_fail(e, ENOMEM, "read %s", path);
+		pv_fail(e, ENOMEM, "read %s", name);
 		return NULL;
 	}
 	for (;;) {
@@ -81,13 +75,13 @@ char *pv_slurp(const char *path, size_t *len, struct pv_err *e)
 		if (off + 1 >= cap) {
 			char *nb;
 
-			if (cap >= (size_t)64 << 20) {
-				pv_fail(e, EFBIG, "read %s", path);
+			if (cap > max) {
+				pv_fail(e, EFBIG, "read %s", name);
 				return NULL;
 			}
 			nb = realloc(buf, cap * 2);
 			if (!nb) {
-				pv_fail(e, ENOMEM, "read %s", path);
+				pv_fail(e, ENOMEM, "read %s", name);
 				return NULL;
 			}
 			buf = nb;
@@ -97,17 +91,32 @@ char *pv_slurp(const char *path, size_t *len, struct pv_err *e)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			pv_fail(e, errno, "read %s", path);
+			pv_fail(e, errno, "read %s", name);
 			return NULL;
 		}
 		if (r == 0)
 			break;
 		off += (size_t)r;
+		if (off > max) {
+			pv_fail(e, EFBIG, "read %s", name);
+			return NULL;
+		}
 	}
 	buf[off] = '\0';
 	if (len)
 		*len = off;
 	return pv_steal(buf);
+}
+
+char *pv_slurp(const char *path, size_t *len, struct pv_err *e)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		pv_fail(e, errno, "open %s", path);
+		return NULL;
+	}
+	return pv_slurp_fd(fd, path, (size_t)64 << 20, len, e);
 }
 
 int pv_write_file(const char *path, const char *val, struct pv_err *e)

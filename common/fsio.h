@@ -20,6 +20,10 @@ ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e);
 /* Read a file of any size into a malloc'd, NUL-terminated buffer. */
 char *pv_slurp(const char *path, size_t *len, struct pv_err *e);
 
+/* The same from an open fd (name is for messages); more than max bytes is
+ * an error (EFBIG). */
+char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_err *e);
+
 /* Write val to an already-rooted attribute path with one write(2), as sysfs
  * wants. Partial writes and every errno are errors. */
 int pv_write_file(const char *path, const char *val, struct pv_err *e);

@@ -257,32 +257,12 @@ static int check_owner_of(int fd, const char *path, struct pv_err *e)
 
 static char *read_fd(int fd, const char *path, struct pv_err *e)
 {
-	_cleanup_free_ char *buf = malloc(POLICY_MAX_SIZE + 1);
-	size_t off = 0;
+	size_t len;
+	_cleanup_free_ char *buf = pv_slurp_fd(fd, path, POLICY_MAX_SIZE - 1, &len, e);
 
-	if (!buf) {
-		pv_fail(e, ENOMEM, "read %s", path);
+	if (!buf)
 		return NULL;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + off, POLICY_MAX_SIZE - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			pv_fail(e, errno, "read %s", path);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-		if (off == POLICY_MAX_SIZE) {
-			pv_fail(e, EFBIG, "read %s", path);
-			return NULL;
-		}
-	}
-	buf[off] = '\0';
-	if (memchr(buf, '\0', off)) {
+	if (memchr(buf, '\0', len)) {
 		pv_fail(e, 0, "%s: contains a NUL byte", path);
 		return NULL;
 	}

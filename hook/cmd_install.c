@@ -235,42 +235,7 @@ static void storage_lookup(struct inst *in)
 /* Read an open file whole; size is a hint (0 for /proc files). */
 static char *read_fd(int fd, const char *path, size_t *len, struct pv_err *e)
 {
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t cap, off = 0;
-
-	if (fstat(fd, &st) < 0) {
-		pv_fail(e, errno, "stat %s", path);
-		return NULL;
-	}
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 20;
-	for (;;) {
-		ssize_t r;
-
-		if (off == cap || !buf) {
-			char *nb;
-
-			if (buf)
-				cap *= 2;
-			if (cap > FILE_MAX || !(nb = realloc(buf, cap))) {
-				pv_fail(e, cap > FILE_MAX ? EFBIG : ENOMEM, "read %s", path);
-				return NULL;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + off, cap - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			pv_fail(e, errno, "read %s", path);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-	}
-	*len = off;
-	return pv_steal(buf);
+	return pv_slurp_fd(fd, path, FILE_MAX, len, e);
 }
 
 /* This very binary, read through /proc/self/exe (not under --root: it is
