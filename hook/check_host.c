@@ -13,34 +13,41 @@
 #include "../common/fsio.h"
 #include "check_host_int.h"
 
+/* A printf-built host path under --root. */
+static int vrooted(char *p, size_t n, const char *fmt, va_list ap)
+{
+	char rel[PV_PATH_MAX];
+	struct pv_err e;
+	int len = vsnprintf(rel, sizeof(rel), fmt, ap);
+
+	if (len < 0 || (size_t)len >= sizeof(rel) || pv_path(p, n, &e, "%s", rel) < 0)
+		return -1;
+	return 0;
+}
+
 int hc_readf(char *buf, size_t n, const char *fmt, ...)
 {
-	char rel[PV_PATH_MAX], p[PV_PATH_MAX];
+	char p[PV_PATH_MAX];
 	struct pv_err e;
 	va_list ap;
-	int len;
+	int r;
 
 	va_start(ap, fmt);
-	len = vsnprintf(rel, sizeof(rel), fmt, ap);
+	r = vrooted(p, sizeof(p), fmt, ap);
 	va_end(ap);
-	if (len < 0 || (size_t)len >= sizeof(rel) || pv_path(p, sizeof(p), &e, "%s", rel) < 0)
-		return -1;
-	return (int)pv_read_file(p, buf, n, &e);
+	return r < 0 ? -1 : (int)pv_read_file(p, buf, n, &e);
 }
 
 bool hc_existsf(const char *fmt, ...)
 {
-	char rel[PV_PATH_MAX], p[PV_PATH_MAX];
-	struct pv_err e;
+	char p[PV_PATH_MAX];
 	va_list ap;
-	int len;
+	int r;
 
 	va_start(ap, fmt);
-	len = vsnprintf(rel, sizeof(rel), fmt, ap);
+	r = vrooted(p, sizeof(p), fmt, ap);
 	va_end(ap);
-	if (len < 0 || (size_t)len >= sizeof(rel) || pv_path(p, sizeof(p), &e, "%s", rel) < 0)
-		return false;
-	return pv_exists(p);
+	return r == 0 && pv_exists(p);
 }
 
 void hc_appendf(char *out, size_t n, size_t *len, const char *fmt, ...)
