@@ -5,7 +5,8 @@ BUILD    ?= build
 OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lpthread
+# libsystemd is dlopened by the systemd cpuset backend alone (pinner/sdbus_dl.h)
+LDLIBS   += $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS))) -lpthread
 PREFIX   ?= /usr
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man

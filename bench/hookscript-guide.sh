@@ -59,6 +59,13 @@ post-start)
 		n=${n%/KVM}
 		taskset -cp ${VCPU_CPUS[$n]} $tid > /dev/null
 	done
+	# (some guides add: every other interrupt onto the host's CPUs; the
+	# bench's "same job" row sets OTHER_IRQS=1, as pvepin's isolate does)
+	if [ -n "$OTHER_IRQS" ]; then
+		for f in $PROCFS/irq/*/smp_affinity_list; do
+			echo $HOST_CPUS 2>/dev/null > $f
+		done
+	fi
 	# 6. the passthrough devices' interrupts beside the emulator
 	for irq in $(grep vfio $PROCFS/interrupts | cut -d: -f1 | tr -d ' '); do
 		echo $EMU_CPUS > $PROCFS/irq/$irq/smp_affinity_list
@@ -71,6 +78,11 @@ post-stop)
 	for slice in system.slice user.slice init.scope; do
 		echo $ALL_CPUS > $SYSFS/fs/cgroup/$slice/cpuset.cpus
 	done
+	if [ -n "$OTHER_IRQS" ]; then
+		for f in $PROCFS/irq/*/smp_affinity_list; do
+			echo $ALL_CPUS 2>/dev/null > $f
+		done
+	fi
 	for gov in $SYSFS/devices/system/cpu/cpu*/cpufreq/scaling_governor; do
 		echo schedutil > $gov
 	done

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 	return 0;
 }
 
-ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
+static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struct pv_err *e)
 {
 	_cleanup_close_ int fd = -1;
 	size_t off = 0;
@@ -52,11 +53,24 @@ ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
 		if (r == 0)
 			break;
 		off += (size_t)r;
+		/* an attribute comes whole in one read: a short one is all of it */
+		if (attr && off < n - 1)
+			break;
 	}
 	while (off > 0 && (buf[off - 1] == '\n' || buf[off - 1] == '\r'))
 		off--;
 	buf[off] = '\0';
 	return (ssize_t)off;
+}
+
+ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
+{
+	return read_text(path, buf, n, false, e);
+}
+
+ssize_t pv_read_attr(const char *path, char *buf, size_t n, struct pv_err *e)
+{
+	return read_text(path, buf, n, true, e);
 }
 
 char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_err *e)

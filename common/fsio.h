@@ -16,6 +16,11 @@ int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 /* Read a whole small file (sysfs attribute) at an already-rooted path;
  * trailing newlines are stripped. Returns its length or -1. */
 ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e);
+/* pv_read_file for a kernel attribute (sysfs, or a one-record procfs file
+ * like /proc/irq/N/smp_affinity_list), which one read() returns whole:
+ * a short read ends it, saving the read that would return 0. Also right
+ * for a regular file (the fake trees of tests). */
+ssize_t pv_read_attr(const char *path, char *buf, size_t n, struct pv_err *e);
 
 /* Read a file of any size into a malloc'd, NUL-terminated buffer. */
 char *pv_slurp(const char *path, size_t *len, struct pv_err *e);

@@ -67,7 +67,7 @@ int pv_attr_get(const char *hostpath, char *buf, size_t n, struct pv_err *e)
 
 	if (pv_path(path, sizeof(path), e, "%s", hostpath) < 0)
 		return -1;
-	return pv_read_file(path, buf, n, e) < 0 ? -1 : 0;
+	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
 }
 
 int pv_attr_put(const char *hostpath, const char *val, struct pv_err *e)
@@ -152,10 +152,15 @@ static void undo_one(struct pv_engine *en, const struct pv_jrec *r)
 	}
 }
 
+int pv_engine_sync(struct pv_engine *en, struct pv_err *e)
+{
+	return en->j.fd >= 0 ? pv_journal_flush(&en->j, e) : 0;
+}
+
 static int undo_from(struct pv_engine *en, long from_seq, struct pv_err *e)
 {
 	struct pv_jlist l;
-	int rc = pv_journal_load(en->vmid, &l, e);
+	int rc = pv_engine_sync(en, e) < 0 ? -1 : pv_journal_load(en->vmid, &l, e);
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
@@ -227,7 +232,7 @@ int pv_engine_restore(struct pv_engine *en, struct pv_err *e)
 int pv_engine_tidy(struct pv_engine *en, struct pv_err *e)
 {
 	struct pv_jlist l;
-	int rc = pv_journal_load(en->vmid, &l, e);
+	int rc = pv_engine_sync(en, e) < 0 ? -1 : pv_journal_load(en->vmid, &l, e);
 	bool all = true;
 
 	if (rc != 0)
@@ -238,12 +243,13 @@ int pv_engine_tidy(struct pv_engine *en, struct pv_err *e)
 	return all ? pv_journal_remove(en->vmid, e) : 0;
 }
 
-int pv_engine_attr_writer(void *ctx, const char *path, const char *val, struct pv_err *e)
+int pv_engine_attr_writer(void *ctx, const char *path, const char *old, const char *val,
+			  struct pv_err *e)
 {
 	const char *root = pv_opt.root ? pv_opt.root : "";
 	size_t rl = strlen(root);
 
 	if (strncmp(path, root, rl) || path[rl] != '/')
 		return pv_fail(e, EINVAL, "internal: %s is not under --root", path);
-	return pv_engine_write_attr(ctx, path + rl, val, e);
+	return pv_engine_write_attr_from(ctx, path + rl, old, val, e);
 }

@@ -46,8 +46,14 @@ void pv_engine_close(struct pv_engine *en);
  * it is a skip) and is marked so restore leaves it. */
 int pv_engine_write_attr(struct pv_engine *en, const char *path, const char *val,
 			 struct pv_err *e);
+/* The same with the value the caller has just read there (NULL: read it
+ * here): irqtune reads every IRQ's list to plan, and a second read per
+ * IRQ would be a third of the cost of moving thousands of them. */
+int pv_engine_write_attr_from(struct pv_engine *en, const char *path, const char *old,
+			      const char *val, struct pv_err *e);
 /* irqtune's pv_attr_writer: ctx is the engine, path is already rooted. */
-int pv_engine_attr_writer(void *ctx, const char *path, const char *val, struct pv_err *e);
+int pv_engine_attr_writer(void *ctx, const char *path, const char *old, const char *val,
+			  struct pv_err *e);
 int pv_engine_governor(struct pv_engine *en, unsigned cpu, const char *gov, struct pv_err *e);
 /* Bind bdf to vfio-pci; keep = leave it there at restore (restore_driver = no). */
 int pv_engine_rebind(struct pv_engine *en, const char *bdf, int group, bool keep,
@@ -78,6 +84,9 @@ int pv_engine_isolate(struct pv_engine *en, const char *cg, const char *host, st
 int pv_engine_irqbalance(struct pv_engine *en, const char *what, hwloc_const_bitmap_t add,
 			 struct pv_err *e);
 
+/* Write what the journal holds back (done marks): before another process
+ * (the agent) or a load reads it. */
+int pv_engine_sync(struct pv_engine *en, struct pv_err *e);
 /* Undo this run's steps, newest first. */
 int pv_engine_rollback(struct pv_engine *en, struct pv_err *e);
 /* Undo the journal's steps from seq on (not yet undone), newest first. */

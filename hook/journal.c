@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -153,24 +155,25 @@ int pv_journal_path(char *buf, size_t n, int vmid, struct pv_err *e)
 	return pv_path(buf, n, e, "/run/pvepin/%d.journal", vmid);
 }
 
-/* Append one record: escaped fields, tab-separated, checksum, newline. */
-static int append(struct pv_journal *j, const char *const *f, int nf, struct pv_err *e)
+/* One record (escaped fields, tab-separated, checksum, newline) into
+ * line; its length, or 0 if a field does not fit. */
+static size_t format(char *line, size_t cap, const char *const *f, int nf)
 {
-	_cleanup_free_ char *line = malloc(LINE_MAX_LEN);
-	size_t o = 0, len;
-	const char *p;
+	size_t o = 0;
 
-	if (!line)
-		return pv_fail(e, ENOMEM, "journal %s", j->path);
 	for (int i = 0; i < nf; i++) {
 		if (i)
 			line[o++] = '\t';
-		if (pv_escape(line + o, LINE_MAX_LEN - o - 16, f[i]) < 0)
-			return pv_fail(e, E2BIG, "journal %s: record too long", j->path);
+		if (pv_escape(line + o, cap - o - 16, f[i]) < 0)
+			return 0;
 		o += strlen(line + o);
 	}
-	o += (size_t)snprintf(line + o, 16, "\t%08x\n", fnv1a(line, o));
-	for (p = line, len = o; len > 0;) {
+	return o + (size_t)snprintf(line + o, 16, "\t%08x\n", fnv1a(line, o));
+}
+
+static int write_all(struct pv_journal *j, const char *p, size_t len, struct pv_err *e)
+{
+	while (len > 0) {
 		ssize_t w = write(j->fd, p, len);
 
 		if (w < 0 && errno == EINTR)
@@ -180,9 +183,42 @@ static int append(struct pv_journal *j, const char *const *f, int nf, struct pv_
 		p += w;
 		len -= (size_t)w;
 	}
-	if (fsync(j->fd) < 0)
+	/* tmpfs (/run) has nothing to flush, and what the journal guards
+	 * does not outlive a reboot either: the syscall is skipped there */
+	if (!j->volatile_fs && fsync(j->fd) < 0)
 		return pv_fail(e, errno, "fsync journal %s", j->path);
 	return 0;
+}
+
+/* Append one record, after the done marks still held back. lazy: hold
+ * this one back too (a done mark: see pv_journal_done). */
+static int append(struct pv_journal *j, const char *const *f, int nf, bool lazy,
+		  struct pv_err *e)
+{
+	char line[LINE_MAX_LEN];
+	size_t len = format(line, sizeof(line), f, nf);
+
+	if (!len)
+		return pv_fail(e, E2BIG, "journal %s: record too long", j->path);
+	if (j->npend + len <= sizeof(j->pend)) {
+		memcpy(j->pend + j->npend, line, len);
+		j->npend += len;
+		/* a record that is not a done mark goes out now, with them */
+		return lazy ? 0 : pv_journal_flush(j, e);
+	}
+	if (pv_journal_flush(j, e) < 0)
+		return -1;
+	return write_all(j, line, len, e);
+}
+
+int pv_journal_flush(struct pv_journal *j, struct pv_err *e)
+{
+	size_t n = j->npend;
+
+	if (!n)
+		return 0;
+	j->npend = 0;
+	return write_all(j, j->pend, n, e);
 }
 
 /* Cut a torn tail so the next record starts on a line of its own. A torn
@@ -209,11 +245,13 @@ int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e)
 {
 	_cleanup_free_ char *text = NULL;
 	struct pv_jlist l = { 0 };
+	struct statfs fs;
 	char vm[16];
 	size_t len = 0;
 	int rc;
 
 	j->fd = -1;
+	j->npend = 0;
 	j->vmid = vmid;
 	j->next_seq = 1;
 	if (pv_rundir(e) < 0 || pv_journal_path(j->path, sizeof(j->path), vmid, e) < 0)
@@ -221,6 +259,11 @@ int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e)
 	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (j->fd < 0)
 		return pv_fail(e, errno, "open journal %s", j->path);
+	if (fstatfs(j->fd, &fs) < 0) {
+		pv_fail(e, errno, "statfs journal %s", j->path);
+		goto fail;
+	}
+	j->volatile_fs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
 	if (!(text = pv_slurp(j->path, &len, e)))
 		goto fail;
 	if (len > 0 && pv_journal_parse(text, j->path, &l, e) < 0)
@@ -232,7 +275,7 @@ int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e)
 			goto fail;
 		}
 		snprintf(vm, sizeof(vm), "%d", vmid);
-		if (append(j, (const char *[]){ "H", "1", vm }, 3, e) < 0)
+		if (append(j, (const char *[]){ "H", "1", vm }, 3, false, e) < 0)
 			goto fail;
 		return 0;
 	}
@@ -253,6 +296,10 @@ fail:
 
 void pv_journal_close(struct pv_journal *j)
 {
+	struct pv_err e = { 0 };
+
+	if (j->fd >= 0 && pv_journal_flush(j, &e) < 0)
+		pv_err_print(&e);
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = -1;
@@ -268,7 +315,7 @@ int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
 		return pv_fail(e, E2BIG, "journal: value too long for %s", target);
 	snprintf(s, sizeof(s), "%ld", j->next_seq);
 	if (append(j, (const char *[]){ "S", s, pv_phase_name(ph), pv_step_name(k), target, old, nv },
-		   7, e) < 0)
+		   7, false, e) < 0)
 		return -1;
 	*seq = j->next_seq++;
 	return 0;
@@ -281,7 +328,7 @@ int pv_journal_done(struct pv_journal *j, long seq, const char *got, struct pv_e
 	if (strlen(got) >= PV_JVAL)
 		return pv_fail(e, E2BIG, "journal: value too long");
 	snprintf(s, sizeof(s), "%ld", seq);
-	return append(j, (const char *[]){ "D", s, got }, 3, e);
+	return append(j, (const char *[]){ "D", s, got }, 3, true, e);
 }
 
 int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct pv_err *e)
@@ -290,7 +337,7 @@ int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct p
 
 	snprintf(s, sizeof(s), "%ld", seq);
 	snprintf(n, sizeof(n), "%s", note);
-	return append(j, (const char *[]){ "U", s, n }, 3, e);
+	return append(j, (const char *[]){ "U", s, n }, 3, false, e);
 }
 
 /* Split a checksummed line into unescaped fields (in place). */

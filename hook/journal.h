@@ -62,6 +62,9 @@ struct pv_journal {
 	int fd;
 	int vmid;
 	long next_seq;
+	bool volatile_fs;   /* on tmpfs: fsync skipped */
+	size_t npend;       /* done marks not yet written (pv_journal_done) */
+	char pend[8192];
 	char path[PV_PATH_MAX];
 };
 
@@ -77,12 +80,20 @@ int pv_unescape(char *out, size_t n, const char *in);
 
 /* Open (creating /run/pvepin 0700 and the journal) for appending. */
 int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e);
+/* Writes the done marks held back, then closes. */
 void pv_journal_close(struct pv_journal *j);
-/* Write-ahead: append and fsync an S record; *seq gets its number. */
+/* Write-ahead: append and fsync an S record (after the done marks held
+ * back); *seq gets its number. */
 int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
 		    const char *target, const char *old, const char *nv, long *seq,
 		    struct pv_err *e);
+/* A D record, held back until the next record or a flush: it rides with
+ * the next S record's write, halving a phase's writes. Losing it to a
+ * crash is the window every step already has (change made, mark not yet
+ * written): restore then compares with the value asked for. */
 int pv_journal_done(struct pv_journal *j, long seq, const char *got, struct pv_err *e);
+/* Write the held-back done marks: before anyone reads the journal. */
+int pv_journal_flush(struct pv_journal *j, struct pv_err *e);
 int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct pv_err *e);
 
 /* Parse journal text. name is used in "name:line: ..." errors; a torn last

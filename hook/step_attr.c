@@ -40,6 +40,12 @@ static bool same(enum pv_step_kind k, const char *a, const char *b)
 int pv_engine_write_attr(struct pv_engine *en, const char *path, const char *val,
 			 struct pv_err *e)
 {
+	return pv_engine_write_attr_from(en, path, NULL, val, e);
+}
+
+int pv_engine_write_attr_from(struct pv_engine *en, const char *path, const char *old,
+			      const char *val, struct pv_err *e)
+{
 	struct pv_jrec r = { 0 };
 
 	if (!path_ok(path))
@@ -50,7 +56,9 @@ int pv_engine_write_attr(struct pv_engine *en, const char *path, const char *val
 	r.kind = classify(path);
 	snprintf(r.target, sizeof(r.target), "%s", path);
 	snprintf(r.nv, sizeof(r.nv), "%s", val);
-	if (pv_attr_get(path, r.old, sizeof(r.old), e) < 0)
+	if (old && strlen(old) < sizeof(r.old))
+		memcpy(r.old, old, strlen(old) + 1);
+	else if (pv_attr_get(path, r.old, sizeof(r.old), e) < 0)
 		return -1;
 	if (same(r.kind, r.old, val))
 		return 0;

@@ -222,7 +222,7 @@ const struct pv_step_ops pv_step_partition = { .apply = part_apply, .undo = part
 static int have_step(struct pv_engine *en, const char *cg, struct pv_err *e)
 {
 	struct pv_jlist l;
-	int rc = pv_journal_load(en->vmid, &l, e), found = 0;
+	int rc = pv_engine_sync(en, e) < 0 ? -1 : pv_journal_load(en->vmid, &l, e), found = 0;
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;

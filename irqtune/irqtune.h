@@ -19,7 +19,8 @@
  * --dry-run). path is already rooted. On failure it fills e, keeping the
  * write's errno in e->errnum: irqtune tells refusals (EIO/EPERM on managed
  * or per-CPU IRQs) from real failures by it. */
-typedef int (*pv_attr_writer)(void *ctx, const char *path, const char *val, struct pv_err *e);
+typedef int (*pv_attr_writer)(void *ctx, const char *path, const char *old, const char *val,
+			      struct pv_err *e);
 
 #define PV_IRQ_LIST_LEN 512     /* an smp_affinity_list value */
 #define PV_IRQ_MAX_DEV_IRQS 2048 /* MSI-X allows 2048 vectors per function */

@@ -141,7 +141,7 @@ static int read_affinity(int irq, char *buf, size_t n, struct pv_err *e)
 
 	if (pv_path(path, sizeof(path), e, "/proc/irq/%d/smp_affinity_list", irq) < 0)
 		return -1;
-	if (pv_read_file(path, buf, n, &re) >= 0)
+	if (pv_read_attr(path, buf, n, &re) >= 0)
 		return 0;
 	buf[0] = '\0';
 	if (re.errnum == ENOENT)
@@ -186,10 +186,6 @@ static void first_action(const struct pv_pi_line *l, char *out, size_t n)
 		out[0] = '\0';
 }
 
-static bool unsteerable(const struct pv_pi_line *l, int irq)
-{
-	return (l && pv_irq_line_percpu(l)) || pv_irq_is_managed(irq) == 1;
-}
 
 static int plan_device(const struct pv_procint *pi, const char *bdf, hwloc_const_bitmap_t irq_cpus,
 		       enum pv_irq_spread mode, hwloc_bitmap_t seen, struct pv_irq_plan *pl,
@@ -234,7 +230,7 @@ static int plan_device(const struct pv_procint *pi, const char *bdf, hwloc_const
 		snprintf(p->bdf, sizeof(p->bdf), "%s", bdf);
 		first_action(l, p->action, sizeof(p->action));
 		memcpy(p->want, vals[i], sizeof(p->want));
-		p->unsteerable = unsteerable(l, irqs[i]);
+		p->unsteerable = l && pv_irq_line_percpu(l);
 		r = read_affinity(irqs[i], p->old, sizeof(p->old), e);
 		if (r < 0)
 			return -1;
@@ -287,7 +283,7 @@ static int plan_other(const struct pv_pi_line *l, hwloc_const_bitmap_t vm_cpus,
 	memcpy(p->old, old, sizeof(p->old));
 	if (pv_cpulist_format(p->want, sizeof(p->want), out) < 0)
 		return pv_fail(e, E2BIG, "IRQ %d: CPU list too long", l->irq);
-	p->unsteerable = pv_irq_is_managed(l->irq) == 1;
+	p->unsteerable = pv_irq_line_percpu(l);
 	return 0;
 }
 

@@ -20,7 +20,8 @@ struct pv_irq_place {
 	char action[48];
 	char old[PV_IRQ_LIST_LEN];
 	char want[PV_IRQ_LIST_LEN];
-	bool unsteerable; /* known managed or per-CPU before any write */
+	bool unsteerable; /* per-CPU, known before any write (managed IRQs are
+			   * asked of debugfs when a write is refused) */
 	bool gone;        /* /proc/irq/<irq> vanished while planning */
 };
 

@@ -3,12 +3,12 @@
  * daemon-reload instead of resetting it. */
 #include <errno.h>
 #include <string.h>
-#include <systemd/sd-bus.h>
 #include <time.h>
 
 #include "../common/cleanup.h"
 #include "../conf/cpulist.h"
 #include "cpuset.h"
+#include "sdbus_dl.h"
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define MASK_BYTES (PV_MAX_CPUS / 8)
@@ -31,11 +31,48 @@ static const char *iface_of(const char *unit)
 	return "org.freedesktop.systemd1.Service";
 }
 
-static int bus_fail(struct pv_err *e, int r, const sd_bus_error *be, const char *what,
+/* One conversation with systemd: the library, the bus and what is in
+ * flight, let go of together. */
+struct call {
+	struct pv_sdbus sd;
+	sd_bus *bus;
+	sd_bus_message *m, *reply;
+	sd_bus_error be;
+};
+
+static void call_end(struct call *c)
+{
+	if (!c->sd.dl)
+		return;
+	if (c->m)
+		c->sd.message_unref(c->m);
+	if (c->reply)
+		c->sd.message_unref(c->reply);
+	c->sd.error_free(&c->be);
+	if (c->bus)
+		c->sd.flush_close_unref(c->bus);
+	pv_sdbus_close(&c->sd);
+}
+
+static int call_begin(struct call *c, const char *cg, struct pv_err *e)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c)); /* be = SD_BUS_ERROR_NULL */
+	if (!pv_cgroup_name_ok(cg))
+		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
+	if (pv_sdbus_open(&c->sd, e) < 0)
+		return -1;
+	if ((r = c->sd.open_system(&c->bus)) < 0)
+		return pv_fail(e, -r, "connect to systemd");
+	return 0;
+}
+
+static int bus_fail(struct call *c, struct pv_err *e, int r, bool with_error, const char *what,
 		    const char *unit)
 {
-	if (be && sd_bus_error_is_set(be))
-		return pv_fail(e, 0, "systemd %s of %s: %s", what, unit, be->message);
+	if (with_error && c->sd.error_is_set(&c->be))
+		return pv_fail(e, 0, "systemd %s of %s: %s", what, unit, c->be.message);
 	return pv_fail(e, -r, "systemd %s of %s", what, unit);
 }
 
@@ -79,56 +116,52 @@ static int mask_to_list(const unsigned char *mask, size_t len, char *buf, size_t
 
 static int sd_get(const char *cg, char *buf, size_t n, struct pv_err *e)
 {
-	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	_cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+	_cleanup_(call_end) struct call c = { 0 };
 	_cleanup_free_ char *path = NULL;
 	const char *unit = unit_of(cg);
 	const void *mask;
 	size_t len;
 	int r;
 
-	if (!pv_cgroup_name_ok(cg))
-		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
-	if ((r = sd_bus_open_system(&bus)) < 0)
-		return pv_fail(e, -r, "connect to systemd");
-	if ((r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path)) < 0)
+	if (call_begin(&c, cg, e) < 0)
+		return -1;
+	if ((r = c.sd.path_encode("/org/freedesktop/systemd1/unit", unit, &path)) < 0)
 		return pv_fail(e, -r, "unit path of %s", unit);
-	r = sd_bus_get_property(bus, SD_DEST, path, iface_of(unit), "AllowedCPUs", &be, &reply, "ay");
+	r = c.sd.get_property(c.bus, SD_DEST, path, iface_of(unit), "AllowedCPUs", &c.be, &c.reply,
+			      "ay");
 	if (r < 0)
-		return bus_fail(e, r, &be, "AllowedCPUs", unit);
-	if ((r = sd_bus_message_read_array(reply, 'y', &mask, &len)) < 0)
-		return bus_fail(e, r, NULL, "AllowedCPUs", unit);
+		return bus_fail(&c, e, r, true, "AllowedCPUs", unit);
+	if ((r = c.sd.message_read_array(c.reply, 'y', &mask, &len)) < 0)
+		return bus_fail(&c, e, r, false, "AllowedCPUs", unit);
 	return mask_to_list(mask, len, buf, n, e);
 }
 
-static int set_property(sd_bus *bus, const char *unit, const unsigned char *mask, size_t len,
+static int set_property(struct call *c, const char *unit, const unsigned char *mask, size_t len,
 			struct pv_err *e)
 {
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-	_cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+	const struct pv_sdbus *sd = &c->sd;
 	int r;
 
-	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, "/org/freedesktop/systemd1",
-					   "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+	r = sd->message_new_method_call(c->bus, &c->m, SD_DEST, "/org/freedesktop/systemd1",
+					"org.freedesktop.systemd1.Manager", "SetUnitProperties");
 	if (r >= 0)
-		r = sd_bus_message_append(m, "sb", unit, 1); /* runtime: gone at reboot */
+		r = sd->message_append(c->m, "sb", unit, 1); /* runtime: gone at reboot */
 	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'a', "(sv)");
+		r = sd->message_open_container(c->m, 'a', "(sv)");
 	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'r', "sv");
+		r = sd->message_open_container(c->m, 'r', "sv");
 	if (r >= 0)
-		r = sd_bus_message_append(m, "s", "AllowedCPUs");
+		r = sd->message_append(c->m, "s", "AllowedCPUs");
 	if (r >= 0)
-		r = sd_bus_message_open_container(m, 'v', "ay");
+		r = sd->message_open_container(c->m, 'v', "ay");
 	if (r >= 0)
-		r = sd_bus_message_append_array(m, 'y', mask, len);
+		r = sd->message_append_array(c->m, 'y', mask, len);
 	for (int i = 0; i < 3 && r >= 0; i++)
-		r = sd_bus_message_close_container(m);
+		r = sd->message_close_container(c->m);
 	if (r < 0)
-		return bus_fail(e, r, NULL, "SetUnitProperties message", unit);
-	if ((r = sd_bus_call(bus, m, 0, &be, &reply)) < 0)
-		return bus_fail(e, r, &be, "SetUnitProperties AllowedCPUs", unit);
+		return bus_fail(c, e, r, false, "SetUnitProperties message", unit);
+	if ((r = sd->call(c->bus, c->m, 0, &c->be, &c->reply)) < 0)
+		return bus_fail(c, e, r, true, "SetUnitProperties AllowedCPUs", unit);
 	return 0;
 }
 
@@ -153,40 +186,31 @@ static int wait_applied(const char *cg, const char *cpus, struct pv_err *e)
 
 static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
 {
-	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+	_cleanup_(call_end) struct call c = { 0 };
 	unsigned char mask[MASK_BYTES];
 	size_t len;
-	int r;
 
-	if (!pv_cgroup_name_ok(cg))
-		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
-	if (list_to_mask(cpus, mask, &len, e) < 0)
+	if (list_to_mask(cpus, mask, &len, e) < 0 || call_begin(&c, cg, e) < 0)
 		return -1;
-	if ((r = sd_bus_open_system(&bus)) < 0)
-		return pv_fail(e, -r, "connect to systemd");
-	if (set_property(bus, unit_of(cg), mask, len, e) < 0)
+	if (set_property(&c, unit_of(cg), mask, len, e) < 0)
 		return -1;
 	return wait_applied(cg, cpus, e);
 }
 
 static int sd_create(const char *cg, struct pv_err *e)
 {
-	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	_cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+	_cleanup_(call_end) struct call c = { 0 };
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	const char *unit = unit_of(cg);
 	int r;
 
-	if (!pv_cgroup_name_ok(cg))
-		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
-	if ((r = sd_bus_open_system(&bus)) < 0)
-		return pv_fail(e, -r, "connect to systemd");
-	r = sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
-			       "org.freedesktop.systemd1.Manager", "StartUnit", &be, &reply, "ss", unit,
-			       "fail");
+	if (call_begin(&c, cg, e) < 0)
+		return -1;
+	r = c.sd.call_method(c.bus, SD_DEST, "/org/freedesktop/systemd1",
+			     "org.freedesktop.systemd1.Manager", "StartUnit", &c.be, &c.reply, "ss",
+			     unit, "fail");
 	if (r < 0)
-		return bus_fail(e, r, &be, "StartUnit", unit);
+		return bus_fail(&c, e, r, true, "StartUnit", unit);
 	/* the job runs after systemd answered */
 	for (int i = 0; i < 100; i++) {
 		if (pv_cgroup_exists(cg))

@@ -29,11 +29,18 @@ static int irq_of(const char *path)
 	return *p >= '0' && *p <= '9' ? atoi(p) : -1;
 }
 
-static int fake_writer(void *ctx, const char *path, const char *val, struct pv_err *e)
+static int fake_writer(void *ctx, const char *path, const char *old, const char *val,
+		       struct pv_err *e)
 {
 	struct fake *f = ctx;
 	int irq = irq_of(path);
+	char now[256] = "";
 	FILE *fp;
+
+	/* the old value handed to the engine is what the file holds */
+	if (pv_read_file(path, now, sizeof(now), NULL) >= 0)
+		CHECK(old && strcmp(old, now) == 0, "%s: old '%s' but the file holds '%s'", path,
+		      old ? old : "(null)", now);
 
 	for (int i = 0; i < f->nfail; i++)
 		if (f->fail_irq[i] == irq)
