@@ -86,6 +86,10 @@ bench: pvepin $(BUILD)/bench/bench_plan
 vmcheck: pvepin $(HELPER_BINS)
 	sh tests/vm/run.sh
 
+# PVE 9 is Debian 13: build and test there too, in a debootstrapped chroot
+check-debian13:
+	sh tests/distro/debian13.sh
+
 demo:
 	sh tests/vm/demo.sh
 
@@ -123,4 +127,4 @@ doc-images: pvepin
 	if command -v rsvg-convert > /dev/null; then \
 		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
 
-.PHONY: all pvepin unit helpers check asan fuzz fuzz-build bench vmcheck demo install deb clean doc-images
+.PHONY: all pvepin unit helpers check asan fuzz fuzz-build bench vmcheck check-debian13 demo install deb clean doc-images

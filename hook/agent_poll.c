@@ -222,7 +222,7 @@ static int thread_stat(pid_t pid, pid_t tid, unsigned long *flags, unsigned long
 	const char *p;
 
 	if (pv_path(path, sizeof(path), NULL, "/proc/%d/task/%d/stat", pid, tid) < 0 ||
-	    pv_read_file(path, buf, sizeof(buf), NULL) < 0 || !(p = strrchr(buf, ')')))
+	    pv_read_attr(path, buf, sizeof(buf), NULL) < 0 || !(p = strrchr(buf, ')')))
 		return -1;
 	for (int field = 2; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
@@ -241,7 +241,7 @@ static int thread_comm(pid_t pid, pid_t tid, char *buf, size_t n)
 
 	if (pv_path(path, sizeof(path), NULL, "/proc/%d/task/%d/comm", pid, tid) < 0)
 		return -1;
-	return pv_read_file(path, buf, n, NULL) < 0 ? -1 : 0;
+	return pv_read_attr(path, buf, n, NULL) < 0 ? -1 : 0;
 }
 
 static struct agent_thread *thread_find(struct pv_agent *a, pid_t tid)

@@ -64,7 +64,7 @@ int pv_cgroup_cpus(const char *cg, char *buf, size_t n, struct pv_err *e)
 
 	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus", e) < 0)
 		return -1;
-	return pv_read_file(path, buf, n, e) < 0 ? -1 : 0;
+	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
 }
 
 int pv_cgroup_write_cpus(const char *cg, const char *cpus, struct pv_err *e)
@@ -85,7 +85,7 @@ int pv_cgroup_parent_effective(const char *cg, char *buf, size_t n, struct pv_er
 	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - cg) : 0, cg);
 	if (pv_cgroup_path(path, sizeof(path), parent, "cpuset.cpus.effective", e) < 0)
 		return -1;
-	return pv_read_file(path, buf, n, e) < 0 ? -1 : 0;
+	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
 }
 
 int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
@@ -95,7 +95,7 @@ int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
 
 	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.effective", e) < 0)
 		return -1;
-	if (pv_read_file(path, buf, n, &why) >= 0)
+	if (pv_read_attr(path, buf, n, &why) >= 0)
 		return 0;
 	if (why.errnum != ENOENT)
 		return pv_fail(e, why.errnum, "%s", why.msg);
@@ -109,7 +109,7 @@ int pv_cgroup_partition(const char *cg, char *buf, size_t n, struct pv_err *e)
 
 	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.partition", e) < 0)
 		return -1;
-	return pv_read_file(path, buf, n, e) < 0 ? -1 : 0;
+	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
 }
 
 int pv_cgroup_set_partition(const char *cg, const char *val, struct pv_err *e)
@@ -134,7 +134,7 @@ int pv_cgroup_cpuset_enabled(const char *cg, bool *on, struct pv_err *e)
 	char path[PV_PATH_MAX], buf[512];
 
 	if (pv_cgroup_path(path, sizeof(path), cg, "cgroup.subtree_control", e) < 0 ||
-	    pv_read_file(path, buf, sizeof(buf), e) < 0)
+	    pv_read_attr(path, buf, sizeof(buf), e) < 0)
 		return -1;
 	*on = false;
 	for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))

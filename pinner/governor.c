@@ -21,7 +21,7 @@ int pv_governor_available(unsigned cpu, const char *gov, struct pv_err *e)
 	if (pv_path(path, sizeof(path), e,
 		    "/sys/devices/system/cpu/cpu%u/cpufreq/scaling_available_governors", cpu) < 0)
 		return -1;
-	if (pv_read_file(path, buf, sizeof(buf), e) < 0)
+	if (pv_read_attr(path, buf, sizeof(buf), e) < 0)
 		return -1;
 	for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
 		if (!strcmp(t, gov))

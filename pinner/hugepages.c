@@ -18,7 +18,7 @@ static int read_long(int node, long size_kb, const char *file, long *out, struct
 	char path[PV_PATH_MAX], buf[32];
 
 	if (pv_hp_path(path, sizeof(path), node, size_kb, file, e) < 0 ||
-	    pv_read_file(path, buf, sizeof(buf), e) < 0)
+	    pv_read_attr(path, buf, sizeof(buf), e) < 0)
 		return -1;
 	if (pv_parse_long(buf, 0, 1L << 40, out) < 0)
 		return pv_fail(e, 0, "%s: not a count: '%s'", path, buf);

@@ -21,7 +21,7 @@ int pv_qemu_pid(int vmid, pid_t *pid, struct pv_err *e)
 		return -1;
 	if (!pv_exists(path))
 		return 1;
-	if (pv_read_file(path, buf, sizeof(buf), e) < 0)
+	if (pv_read_attr(path, buf, sizeof(buf), e) < 0)
 		return -1;
 	if (pv_parse_long(buf, 1, 1L << 30, &v) < 0)
 		return pv_fail(e, 0, "%s: not a pid: '%s'", path, buf);
@@ -54,7 +54,7 @@ int pv_thread_start(pid_t pid, pid_t tid, unsigned long long *start, struct pv_e
 	char path[PV_PATH_MAX], buf[1024];
 
 	if (pv_path(path, sizeof(path), e, "/proc/%d/task/%d/stat", pid, tid) < 0 ||
-	    pv_read_file(path, buf, sizeof(buf), e) < 0)
+	    pv_read_attr(path, buf, sizeof(buf), e) < 0)
 		return -1;
 	if (parse_start(buf, start) < 0)
 		return pv_fail(e, 0, "%s: cannot parse", path);
@@ -71,7 +71,7 @@ bool pv_thread_live(pid_t pid, pid_t tid, unsigned long long start)
 	if (!pv_opt.root || !pv_opt.root[0])
 		return true;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	return pv_read_file(path, buf, sizeof(buf), NULL) >= 0 && parse_start(buf, &s) == 0 &&
+	return pv_read_attr(path, buf, sizeof(buf), NULL) >= 0 && parse_start(buf, &s) == 0 &&
 	       s == start;
 }
 
@@ -81,7 +81,7 @@ static int read_thread(pid_t pid, pid_t tid, struct pv_thread *t, struct pv_err 
 
 	t->tid = tid;
 	if (pv_path(path, sizeof(path), e, "/proc/%d/task/%d/comm", pid, tid) < 0 ||
-	    pv_read_file(path, t->comm, sizeof(t->comm), e) < 0 ||
+	    pv_read_attr(path, t->comm, sizeof(t->comm), e) < 0 ||
 	    pv_thread_start(pid, tid, &t->start, e) < 0)
 		return -1;
 	t->vcpu = pv_vcpu_of_comm(t->comm);

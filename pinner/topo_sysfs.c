@@ -32,7 +32,7 @@ static long read_long(const char *path, long dflt)
 	char *end;
 	long v;
 
-	if (pv_read_file(path, buf, sizeof(buf), &e) <= 0)
+	if (pv_read_attr(path, buf, sizeof(buf), &e) <= 0)
 		return dflt;
 	errno = 0;
 	v = strtol(buf, &end, 0);
@@ -73,7 +73,7 @@ static int read_pci_function(struct pv_topo *t, const char *bdf, struct pv_err *
 	if (d->node < 0 && (v = read_long(p, -1)) >= 0)
 		d->node = (int)v;
 	snprintf(p, sizeof(p), "%s/local_cpulist", dir);
-	if (!d->locality && pv_read_file(p, buf, sizeof(buf), &ign) > 0) {
+	if (!d->locality && pv_read_attr(p, buf, sizeof(buf), &ign) > 0) {
 		hwloc_bitmap_t set = hwloc_bitmap_alloc();
 
 		if (set && pv_cpulist_parse(buf, ',', PV_MAX_CPUS, set, &ign) == 0)
@@ -158,7 +158,7 @@ static void load_node_pools(struct pv_topo *t)
 		n->hp2m_total = node_hp(n->os, "2048", "nr_hugepages");
 		n->hp2m_free = node_hp(n->os, "2048", "free_hugepages");
 		if (pv_path(p, sizeof(p), &e, "/sys/devices/system/node/node%u/meminfo", n->os) < 0 ||
-		    pv_read_file(p, buf, sizeof(buf), &e) <= 0)
+		    pv_read_attr(p, buf, sizeof(buf), &e) <= 0)
 			continue;
 		at = strstr(buf, "MemFree:");
 		if (at)
