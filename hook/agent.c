@@ -361,6 +361,13 @@ static int start(struct pv_agent *a, struct pv_err *e)
 		return -1;
 	if ((rc = pidfile_take(a, e)) != 0)
 		return rc;
+	if (pv_agent_scope_wanted()) {
+		struct pv_err why = { 0 };
+
+		if (pv_agent_scope(a->vmid, getpid(), &why) < 0)
+			pv_agent_log(a, LOG_WARNING, "stays in the cgroup it was started in: %s",
+				     why.msg);
+	}
 	if (!(a->cfg = malloc(sizeof(*a->cfg))))
 		return pv_fail(e, ENOMEM, "agent");
 	if (!(a->masklen = mask_len()))

@@ -30,6 +30,14 @@ int pv_cmd_agent(int argc, char **argv);
  * and return at once. Nothing in --dry-run or when QEMU does not run. */
 int pv_agent_spawn(int vmid, struct pv_err *e);
 
+/* The agent's own scope unit, pvepin-agent-VMID.scope in system.slice,
+ * made by systemd (StartTransientUnit) with pid in it, so that stopping the
+ * service that ran the hook (pvedaemon) does not stop the agent. Wanted on
+ * a real root where systemd runs. */
+int pv_agent_scope_name(int vmid, char *buf, size_t n);
+bool pv_agent_scope_wanted(void);
+int pv_agent_scope(int vmid, pid_t pid, struct pv_err *e);
+
 /* post-stop: SIGTERM the VM's agent, wait up to wait_ms for it to end
  * (then SIGKILL), and remove its files. 1 when no agent ran. */
 int pv_agent_stop(int vmid, int wait_ms, struct pv_err *e);

@@ -10,7 +10,6 @@
 #include "cpuset.h"
 #include "sdbus_dl.h"
 
-#define SD_DEST "org.freedesktop.systemd1"
 #define MASK_BYTES (PV_MAX_CPUS / 8)
 
 static const char *unit_of(const char *cg)
@@ -31,49 +30,11 @@ static const char *iface_of(const char *unit)
 	return "org.freedesktop.systemd1.Service";
 }
 
-/* One conversation with systemd: the library, the bus and what is in
- * flight, let go of together. */
-struct call {
-	struct pv_sdbus sd;
-	sd_bus *bus;
-	sd_bus_message *m, *reply;
-	sd_bus_error be;
-};
-
-static void call_end(struct call *c)
+static int call_begin(struct pv_sdcall *c, const char *cg, struct pv_err *e)
 {
-	if (!c->sd.dl)
-		return;
-	if (c->m)
-		c->sd.message_unref(c->m);
-	if (c->reply)
-		c->sd.message_unref(c->reply);
-	c->sd.error_free(&c->be);
-	if (c->bus)
-		c->sd.flush_close_unref(c->bus);
-	pv_sdbus_close(&c->sd);
-}
-
-static int call_begin(struct call *c, const char *cg, struct pv_err *e)
-{
-	int r;
-
-	memset(c, 0, sizeof(*c)); /* be = SD_BUS_ERROR_NULL */
 	if (!pv_cgroup_name_ok(cg))
 		return pv_fail(e, EINVAL, "bad cgroup name '%.64s'", cg);
-	if (pv_sdbus_open(&c->sd, e) < 0)
-		return -1;
-	if ((r = c->sd.open_system(&c->bus)) < 0)
-		return pv_fail(e, -r, "connect to systemd");
-	return 0;
-}
-
-static int bus_fail(struct call *c, struct pv_err *e, int r, bool with_error, const char *what,
-		    const char *unit)
-{
-	if (with_error && c->sd.error_is_set(&c->be))
-		return pv_fail(e, 0, "systemd %s of %s: %s", what, unit, c->be.message);
-	return pv_fail(e, -r, "systemd %s of %s", what, unit);
+	return pv_sdcall_begin(c, e);
 }
 
 /* systemd's byte array: bit (cpu % 8) of byte (cpu / 8). */
@@ -116,7 +77,7 @@ static int mask_to_list(const unsigned char *mask, size_t len, char *buf, size_t
 
 static int sd_get(const char *cg, char *buf, size_t n, struct pv_err *e)
 {
-	_cleanup_(call_end) struct call c = { 0 };
+	_cleanup_(pv_sdcall_end) struct pv_sdcall c = { 0 };
 	_cleanup_free_ char *path = NULL;
 	const char *unit = unit_of(cg);
 	const void *mask;
@@ -127,23 +88,23 @@ static int sd_get(const char *cg, char *buf, size_t n, struct pv_err *e)
 		return -1;
 	if ((r = c.sd.path_encode("/org/freedesktop/systemd1/unit", unit, &path)) < 0)
 		return pv_fail(e, -r, "unit path of %s", unit);
-	r = c.sd.get_property(c.bus, SD_DEST, path, iface_of(unit), "AllowedCPUs", &c.be, &c.reply,
+	r = c.sd.get_property(c.bus, PV_SD_DEST, path, iface_of(unit), "AllowedCPUs", &c.be, &c.reply,
 			      "ay");
 	if (r < 0)
-		return bus_fail(&c, e, r, true, "AllowedCPUs", unit);
+		return pv_sdcall_fail(&c, e, r, true, "AllowedCPUs", unit);
 	if ((r = c.sd.message_read_array(c.reply, 'y', &mask, &len)) < 0)
-		return bus_fail(&c, e, r, false, "AllowedCPUs", unit);
+		return pv_sdcall_fail(&c, e, r, false, "AllowedCPUs", unit);
 	return mask_to_list(mask, len, buf, n, e);
 }
 
-static int set_property(struct call *c, const char *unit, const unsigned char *mask, size_t len,
+static int set_property(struct pv_sdcall *c, const char *unit, const unsigned char *mask, size_t len,
 			struct pv_err *e)
 {
 	const struct pv_sdbus *sd = &c->sd;
 	int r;
 
-	r = sd->message_new_method_call(c->bus, &c->m, SD_DEST, "/org/freedesktop/systemd1",
-					"org.freedesktop.systemd1.Manager", "SetUnitProperties");
+	r = sd->message_new_method_call(c->bus, &c->m, PV_SD_DEST, PV_SD_PATH, PV_SD_MANAGER,
+					"SetUnitProperties");
 	if (r >= 0)
 		r = sd->message_append(c->m, "sb", unit, 1); /* runtime: gone at reboot */
 	if (r >= 0)
@@ -159,9 +120,9 @@ static int set_property(struct call *c, const char *unit, const unsigned char *m
 	for (int i = 0; i < 3 && r >= 0; i++)
 		r = sd->message_close_container(c->m);
 	if (r < 0)
-		return bus_fail(c, e, r, false, "SetUnitProperties message", unit);
+		return pv_sdcall_fail(c, e, r, false, "SetUnitProperties message", unit);
 	if ((r = sd->call(c->bus, c->m, 0, &c->be, &c->reply)) < 0)
-		return bus_fail(c, e, r, true, "SetUnitProperties AllowedCPUs", unit);
+		return pv_sdcall_fail(c, e, r, true, "SetUnitProperties AllowedCPUs", unit);
 	return 0;
 }
 
@@ -186,7 +147,7 @@ static int wait_applied(const char *cg, const char *cpus, struct pv_err *e)
 
 static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
 {
-	_cleanup_(call_end) struct call c = { 0 };
+	_cleanup_(pv_sdcall_end) struct pv_sdcall c = { 0 };
 	unsigned char mask[MASK_BYTES];
 	size_t len;
 
@@ -199,18 +160,17 @@ static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
 
 static int sd_create(const char *cg, struct pv_err *e)
 {
-	_cleanup_(call_end) struct call c = { 0 };
+	_cleanup_(pv_sdcall_end) struct pv_sdcall c = { 0 };
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	const char *unit = unit_of(cg);
 	int r;
 
 	if (call_begin(&c, cg, e) < 0)
 		return -1;
-	r = c.sd.call_method(c.bus, SD_DEST, "/org/freedesktop/systemd1",
-			     "org.freedesktop.systemd1.Manager", "StartUnit", &c.be, &c.reply, "ss",
-			     unit, "fail");
+	r = c.sd.call_method(c.bus, PV_SD_DEST, PV_SD_PATH, PV_SD_MANAGER, "StartUnit", &c.be,
+			     &c.reply, "ss", unit, "fail");
 	if (r < 0)
-		return bus_fail(&c, e, r, true, "StartUnit", unit);
+		return pv_sdcall_fail(&c, e, r, true, "StartUnit", unit);
 	/* the job runs after systemd answered */
 	for (int i = 0; i < 100; i++) {
 		if (pv_cgroup_exists(cg))

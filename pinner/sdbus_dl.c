@@ -58,3 +58,37 @@ void pv_sdbus_close(struct pv_sdbus *sd)
 		dlclose(sd->dl);
 	sd->dl = NULL;
 }
+
+int pv_sdcall_begin(struct pv_sdcall *c, struct pv_err *e)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c)); /* be = SD_BUS_ERROR_NULL */
+	if (pv_sdbus_open(&c->sd, e) < 0)
+		return -1;
+	if ((r = c->sd.open_system(&c->bus)) < 0)
+		return pv_fail(e, -r, "connect to systemd");
+	return 0;
+}
+
+void pv_sdcall_end(struct pv_sdcall *c)
+{
+	if (!c->sd.dl)
+		return;
+	if (c->m)
+		c->sd.message_unref(c->m);
+	if (c->reply)
+		c->sd.message_unref(c->reply);
+	c->sd.error_free(&c->be);
+	if (c->bus)
+		c->sd.flush_close_unref(c->bus);
+	pv_sdbus_close(&c->sd);
+}
+
+int pv_sdcall_fail(struct pv_sdcall *c, struct pv_err *e, int r, bool with_error,
+		   const char *what, const char *unit)
+{
+	if (with_error && c->sd.error_is_set(&c->be))
+		return pv_fail(e, 0, "systemd %s of %s: %s", what, unit, c->be.message);
+	return pv_fail(e, -r, "systemd %s of %s", what, unit);
+}

@@ -4,6 +4,7 @@
  * map it and its compression and crypto libraries first: 0.4 ms of a
  * 1.2 ms phase. The package still Depends on libsystemd0. */
 #pragma once
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 #include "../common/err.h"
@@ -33,3 +34,24 @@ struct pv_sdbus {
  * and the package that has it. */
 int pv_sdbus_open(struct pv_sdbus *sd, struct pv_err *e);
 void pv_sdbus_close(struct pv_sdbus *sd);
+
+/* One conversation with systemd on the system bus: the library, the bus,
+ * the message in flight, its reply and error, let go of together by
+ * pv_sdcall_end (a cleanup: zero-initialise, then _cleanup_(pv_sdcall_end)). */
+struct pv_sdcall {
+	struct pv_sdbus sd;
+	sd_bus *bus;
+	sd_bus_message *m, *reply;
+	sd_bus_error be;
+};
+
+#define PV_SD_DEST "org.freedesktop.systemd1"
+#define PV_SD_PATH "/org/freedesktop/systemd1"
+#define PV_SD_MANAGER "org.freedesktop.systemd1.Manager"
+
+int pv_sdcall_begin(struct pv_sdcall *c, struct pv_err *e);
+void pv_sdcall_end(struct pv_sdcall *c);
+/* e = "systemd <what> of <unit>: <systemd's message>" (with_error and
+ * systemd answered with one), else "...: <strerror(-r)>". Returns -1. */
+int pv_sdcall_fail(struct pv_sdcall *c, struct pv_err *e, int r, bool with_error,
+		   const char *what, const char *unit);

@@ -10,6 +10,11 @@ org.freedesktop.systemd1 that pvepin's systemd cpuset backend uses.
   Manager.StartUnit(s unit, s mode) -> o job
       A known unit, or any new slice (nested as systemd nests "a-b.slice"
       in "a.slice"): its cgroup directory appears --delay ms later.
+  Manager.StartTransientUnit(s name, s mode, a(sv) props, a(sa(sv)) aux)
+      -> o job
+      A scope (Description, Slice, PIDs, CollectMode only): its cgroup
+      <slice>/<name> appears --delay ms later with the PIDs in its
+      cgroup.procs; a name already loaded is systemd's UnitExists.
   org.freedesktop.DBus.Properties.Get(s iface, s prop) -> v
       AllowedCPUs on /org/freedesktop/systemd1/unit/<sd_bus_path_encode'd
       name>; the interface must be the unit type's (Slice/Scope/Service).
@@ -166,6 +171,49 @@ class Manager(dbus.service.Object):
         self.sd.jobs += 1
         self.sd.note("StartUnit %s %s" % (name, mode))
         self.sd.later(lambda: self.sd.make_cgroup(name))
+        return dbus.ObjectPath("/org/freedesktop/systemd1/job/%d" % self.sd.jobs)
+
+
+    @dbus.service.method(MANAGER, in_signature="ssa(sv)a(sa(sv))", out_signature="o",
+                         message_keyword="msg")
+    def StartTransientUnit(self, name, mode, props, aux, msg):
+        if msg.get_signature() != "ssa(sv)a(sa(sv))":
+            raise Error("org.freedesktop.DBus.Error.InvalidArgs",
+                        "StartTransientUnit wants ssa(sv)a(sa(sv)), got %s" % msg.get_signature())
+        if unit_type(name) != ".scope":
+            raise Error("org.freedesktop.DBus.Error.InvalidArgs",
+                        "Unit %s is not a scope: this fake makes scopes only." % name)
+        if name in self.sd.units:
+            raise Error(SD + ".UnitExists", "Unit %s already exists." % name)
+        got = {}
+        for key, val in props:
+            if key in ("Description", "Slice", "CollectMode"):
+                if not isinstance(val, dbus.String):
+                    raise Error("org.freedesktop.DBus.Error.InvalidArgs",
+                                "%s wants a string, got %r" % (key, type(val)))
+                got[key] = str(val)
+            elif key == "PIDs":
+                if getattr(val, "signature", None) != "u":
+                    raise Error("org.freedesktop.DBus.Error.InvalidArgs",
+                                "PIDs wants au, got %r" % val)
+                got[key] = ",".join(str(int(p)) for p in val)
+            else:
+                raise Error("org.freedesktop.DBus.Error.PropertyReadOnly",
+                            "Cannot set property %s, or unknown property." % key)
+        if len(aux):
+            raise Error("org.freedesktop.DBus.Error.NotSupported", "Auxiliary units not supported")
+        sl = got.get("Slice", "system.slice")
+        self.sd.add(name, slice_cgroup(sl) + "/" + name)
+        self.sd.jobs += 1
+        self.sd.note("StartTransientUnit %s %s %s" % (name, mode, " ".join(
+            "%s=%s" % (k, got[k]) for k in sorted(got))))
+
+        def place():
+            self.sd.make_cgroup(name)
+            d = os.path.join(self.sd.cgroot, self.sd.units[name]["cgroup"])
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write("".join(p + "\n" for p in got.get("PIDs", "").split(",") if p))
+        self.sd.later(place)
         return dbus.ObjectPath("/org/freedesktop/systemd1/job/%d" % self.sd.jobs)
 
 

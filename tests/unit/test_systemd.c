@@ -1,7 +1,8 @@
-/* The systemd cpuset backend over real sd-bus (dlopened libsystemd).
+/* What pvepin asks of systemd, over real sd-bus (dlopened libsystemd): the
+ * cpuset backend, and the agent's own scope (StartTransientUnit).
  * Always: every sd-bus entry resolves, and with no bus each operation
  * fails as "connect to systemd" (no crash, nothing written). Against the
- * fake systemd that tests/fixture/test_cpuset_systemd.sh starts on a
+ * fake systemd that tests/fixture/test_systemd.sh starts on a
  * private bus (it sets DBUS_SYSTEM_BUS_ADDRESS, PV_FAKE_ROOT = the --root
  * whose sys/fs/cgroup the fake manages, PV_FAKE_LOG = its call log):
  * AllowedCPUs round trips with the bytes on the wire checked, set waiting
@@ -16,6 +17,7 @@
 #include "../../common/cleanup.h"
 #include "../../common/fsio.h"
 #include "../../common/opts.h"
+#include "../../hook/agent.h"
 #include "../../pinner/cpuset.h"
 #include "../../pinner/sdbus_dl.h"
 #include "tap.h"
@@ -68,6 +70,8 @@ static void test_no_bus(void)
 	expect_fail(sd->set("qemu.slice", "", &e), &e, "connect to systemd", "set ''");
 	e = (struct pv_err){ 0 };
 	expect_fail(sd->create("pvepin.slice", &e), &e, "connect to systemd", "create");
+	e = (struct pv_err){ 0 };
+	expect_fail(pv_agent_scope(100, getpid(), &e), &e, "connect to systemd", "agent scope");
 	/* refused before the bus is tried */
 	expect_fail(sd->set("../x.slice", "1", &e), &e, "bad cgroup name", "set ../");
 	expect_fail(sd->get("", buf, sizeof(buf), &e), &e, "bad cgroup name", "get ''");
@@ -221,6 +225,35 @@ static void test_errors(void)
 	CHECK_STR(buf, "3");
 }
 
+/* The agent's scope: the call as systemd-run makes it, the process in the
+ * new cgroup, and a second one under the same name refused, said whole. */
+static void test_agent_scope(const char *root)
+{
+	struct pv_err e = { 0 };
+	char line[512], want[512], path[512], procs[64] = "";
+	pid_t pid = getpid();
+
+	CHECK(pv_agent_scope(100, pid, &e) == 0, "%s", e.msg);
+	last_line("StartTransientUnit ", line, sizeof(line));
+	snprintf(want, sizeof(want), "StartTransientUnit pvepin-agent-100.scope fail "
+		 "CollectMode=inactive-or-failed Description=pvepin runtime agent of VM 100 "
+		 "PIDs=%d Slice=system.slice", (int)pid);
+	CHECK_STR(line, want);
+	snprintf(path, sizeof(path), "%s/sys/fs/cgroup/system.slice/pvepin-agent-100.scope/"
+		 "cgroup.procs", root);
+	for (int i = 0; i < 50 && pv_read_file(path, procs, sizeof(procs), NULL) < 0; i++)
+		usleep(20 * 1000);
+	CHECK((int)strtol(procs, NULL, 10) == (int)pid, "cgroup.procs '%s', want %d", procs,
+	      (int)pid);
+	e = (struct pv_err){ 0 };
+	CHECK_INT(pv_agent_scope(100, pid, &e), -1);
+	CHECK_STR(e.msg, "systemd StartTransientUnit of pvepin-agent-100.scope: Unit "
+		  "pvepin-agent-100.scope already exists.");
+	CHECK(pv_agent_scope(7, pid, &e) == 0, "%s", e.msg);
+	last_line("StartTransientUnit ", line, sizeof(line));
+	CHECK(strstr(line, "StartTransientUnit pvepin-agent-7.scope fail ") == line, "%s", line);
+}
+
 int main(void)
 {
 	const char *root = getenv("PV_FAKE_ROOT");
@@ -238,10 +271,10 @@ int main(void)
 	test_sdbus_open();
 	test_no_bus();
 	if (!bus || !fake_log) {
-		printf("# skip: the fake-systemd round trips (get/set/create/errors) run from "
-		       "tests/fixture/test_cpuset_systemd.sh, which sets DBUS_SYSTEM_BUS_ADDRESS, "
+		printf("# skip: the fake-systemd round trips (get/set/create/errors/agent scope) run from "
+		       "tests/fixture/test_systemd.sh, which sets DBUS_SYSTEM_BUS_ADDRESS, "
 		       "PV_FAKE_ROOT and PV_FAKE_LOG\n");
-		skipped = 4;
+		skipped = 5;
 	} else {
 		pv_opt.root = root;
 		setenv("DBUS_SYSTEM_BUS_ADDRESS", bus, 1);
@@ -249,15 +282,16 @@ int main(void)
 		test_set();
 		test_create();
 		test_errors();
+		test_agent_scope(root);
 		/* systemd's errors left the bus usable */
 		round_trip("qemu.slice", "0-7,9", "ff02", "0-7,9");
 	}
 	if (!root && pv_opt.root)
 		rmdir(pv_opt.root);
 	if (!skipped)
-		return tap_done("test_cpuset_systemd");
+		return tap_done("test_systemd");
 	/* the skip shows in tests/run.sh's summary, which prints only this line */
-	printf("test_cpuset_systemd: %d passed, %d failed, %d skipped\n", tap_pass, tap_fail,
+	printf("test_systemd: %d passed, %d failed, %d skipped\n", tap_pass, tap_fail,
 	       skipped);
 	return tap_fail ? 1 : 0;
 }
