@@ -470,14 +470,22 @@ int pv_journal_parse(const char *text, const char *name, struct pv_jlist *l, str
 				l->torn = true; /* the last line: a write cut short */
 				break;
 			}
-			return pv_fail(e, 0, "%s:%d: corrupt journal record", name, lineno);
+			pv_fail(e, 0, "%s:%d: corrupt journal record", name, lineno);
+			goto fail;
 		}
-		if (parse_record(l, f, nf, lineno == 1) < 0)
-			return pv_fail(e, 0, "%s:%d: bad journal record '%s'", name, lineno, f[0]);
+		if (parse_record(l, f, nf, lineno == 1) < 0) {
+			pv_fail(e, 0, "%s:%d: bad journal record '%s'", name, lineno, f[0]);
+			goto fail;
+		}
 	}
-	if (l->vmid == 0 && !(l->torn && lineno == 1))
-		return pv_fail(e, 0, "%s: journal has no header", name);
+	if (l->vmid == 0 && !(l->torn && lineno == 1)) {
+		pv_fail(e, 0, "%s: journal has no header", name);
+		goto fail;
+	}
 	return 0; /* vmid 0: only a torn header, nothing was recorded */
+fail:
+	pv_jlist_free(l); /* a failed parse holds nothing */
+	return -1;
 }
 
 int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e)

@@ -97,7 +97,8 @@ int pv_journal_flush(struct pv_journal *j, struct pv_err *e);
 int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct pv_err *e);
 
 /* Parse journal text. name is used in "name:line: ..." errors; a torn last
- * line is dropped with l->torn set; any other bad line is an error. */
+ * line is dropped with l->torn set; any other bad line is an error, and
+ * leaves l empty. */
 int pv_journal_parse(const char *text, const char *name, struct pv_jlist *l, struct pv_err *e);
 /* Load the journal of vmid. Returns 1 if there is none (l empty), 0 if read. */
 int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e);

@@ -1,0 +1,38 @@
+/* The journal's text form: whatever a crash, a full disk or a stray editor
+ * left in /run/pvepin/<vmid>.journal, restore parses it or refuses it in one
+ * line, and a refused parse holds nothing. */
+#include "../../hook/journal.h"
+#include "fuzz_util.h"
+
+static bool terminated(const char *s, size_t n)
+{
+	return memchr(s, '\0', n) != NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = fuzz_str(data, size);
+	struct pv_jlist l;
+	struct pv_err e = { 0 };
+
+	if (pv_journal_parse(text, "fuzz.journal", &l, &e) == 0) {
+		FUZZ_ASSERT(l.n >= 0 && (l.n == 0 || l.r));
+		FUZZ_ASSERT(l.vmid > 0 || (l.torn && l.n == 0));
+		for (int i = 0; i < l.n; i++) {
+			const struct pv_jrec *r = &l.r[i];
+
+			FUZZ_ASSERT(r->seq > 0 && r->seq <= l.max_seq);
+			FUZZ_ASSERT((unsigned)r->kind < PV_STEP__N);
+			FUZZ_ASSERT(terminated(r->target, sizeof(r->target)) &&
+				    terminated(r->old, sizeof(r->old)) &&
+				    terminated(r->nv, sizeof(r->nv)) &&
+				    terminated(r->got, sizeof(r->got)) &&
+				    terminated(r->note, sizeof(r->note)));
+		}
+		pv_jlist_free(&l);
+	} else {
+		FUZZ_ASSERT(e.msg[0] && l.r == NULL && l.n == 0);
+	}
+	free(text);
+	return 0;
+}
