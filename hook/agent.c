@@ -179,7 +179,7 @@ static _Noreturn void plan_child(int vmid, int fd)
 
 	if (!c || !m)
 		_exit(1);
-	if (pv_vmctx_load(c, vmid, true, &m->err) == 0 &&
+	if (pv_vmctx_load_phase(c, vmid, PV_POST_START, &m->err) == 0 &&
 	    pv_agent_cfg_from_plan(&m->cfg, &c->plan, &m->err) == 0)
 		m->ok = 1;
 	_exit(write_all(fd, m, sizeof(*m)) < 0);

@@ -9,6 +9,7 @@
 #include "../conf/cpulist.h"
 #include "../irqtune/irqtune.h"
 #include "agent.h"
+#include "topocache.h"
 #include "engine.h"
 #include "lock.h"
 #include "safety.h"
@@ -312,6 +313,7 @@ int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_err *e)
 	pv_engine_close(&en);
 	if (rc < 0)
 		return -1;
+	pv_topocache_drop(vmid);
 	if (!pv_ledger_vm(led, vmid))
 		return 0;
 	pv_ledger_drop(led, vmid);
@@ -349,11 +351,14 @@ static int locked(int vmid, enum pv_phase ph, struct pv_err *e)
 		pv_ledger_free(&led);
 		return rc;
 	}
-	rc = pv_vmctx_load(&c, vmid, true, e);
+	rc = pv_vmctx_load_phase(&c, vmid, ph, e);
 	if (rc == 0 && ph == PV_PRE_START)
 		rc = refusals(&c.plan, &c.topo, e);
 	if (rc == 0)
 		rc = pv_phase_apply(&c.plan, &c.pol, &led, ph, e);
+	/* a start that does not happen keeps no copy of the host */
+	if (rc < 0 && ph == PV_PRE_START)
+		pv_topocache_drop(vmid);
 	pv_vmctx_free(&c);
 	pv_ledger_free(&led);
 	return rc;

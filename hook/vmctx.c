@@ -4,11 +4,14 @@
 
 #include "../common/opts.h"
 #include "claims.h"
+#include "topocache.h"
 
 bool pv_check_owner(void)
 {
 	return !(pv_opt.root && pv_opt.root[0]);
 }
+
+static int load_rest(struct pv_vmctx *c, int vmid, bool make_plan, struct pv_err *e);
 
 int pv_vmctx_load(struct pv_vmctx *c, int vmid, bool make_plan, struct pv_err *e)
 {
@@ -17,6 +20,21 @@ int pv_vmctx_load(struct pv_vmctx *c, int vmid, bool make_plan, struct pv_err *e
 	if (pv_topo_load(&c->topo, pv_opt.topology, e) < 0)
 		return -1;
 	c->have_topo = true;
+	return load_rest(c, vmid, make_plan, e);
+}
+
+int pv_vmctx_load_phase(struct pv_vmctx *c, int vmid, enum pv_phase ph, struct pv_err *e)
+{
+	memset(c, 0, sizeof(*c));
+	c->vmid = vmid;
+	if (pv_topocache_load(&c->topo, vmid, ph, e) < 0)
+		return -1;
+	c->have_topo = true;
+	return load_rest(c, vmid, true, e);
+}
+
+static int load_rest(struct pv_vmctx *c, int vmid, bool make_plan, struct pv_err *e)
+{
 	if (pv_policy_load(vmid, pv_opt.policy, pv_check_owner(), &c->pol, e) < 0)
 		return -1;
 	c->have_pol = true;

@@ -6,6 +6,7 @@
 #include "../conf/vmconf.h"
 #include "../pinner/plan.h"
 #include "../pinner/topo.h"
+#include "journal.h"
 
 struct pv_vmctx {
 	int vmid;
@@ -20,6 +21,9 @@ struct pv_vmctx {
 /* Load topology, policy and config for vmid; with make_plan also the
  * plan (claims are those of other running VMs in the ledger). */
 int pv_vmctx_load(struct pv_vmctx *c, int vmid, bool make_plan, struct pv_err *e);
+/* The same, with the plan, for a hook phase (or the agent, as post-start):
+ * the topology through the VM's saved copy (hook/topocache.h). */
+int pv_vmctx_load_phase(struct pv_vmctx *c, int vmid, enum pv_phase ph, struct pv_err *e);
 void pv_vmctx_free(struct pv_vmctx *c);
 
 /* Policy files are refused unless root-owned, except under --root where a

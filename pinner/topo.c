@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fsio.h"
 #include "../common/opts.h"
 #include "topo_internal.h"
 
@@ -296,6 +299,11 @@ static void merge_frequency_kinds(struct pv_topo *t)
 
 int pv_topo_load(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 {
+	return pv_topo_load_as(t, xml_path, false, e);
+}
+
+int pv_topo_load_as(struct pv_topo *t, const char *xml_path, bool this_host, struct pv_err *e)
+{
 	memset(t, 0, sizeof(*t));
 	t->niommu_groups = -1;
 	t->pdpe1gb = true;
@@ -309,7 +317,7 @@ int pv_topo_load(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 		goto fail;
 	/* A captured XML describes another host: read sysfs only when it is
 	 * this host's, or a captured root's given with --root. */
-	if (!xml_path || (pv_opt.root && pv_opt.root[0])) {
+	if (!xml_path || this_host || (pv_opt.root && pv_opt.root[0])) {
 		if (pv_topo_load_sysfs(t, e) < 0)
 			goto fail;
 	}
@@ -384,4 +392,26 @@ const struct pv_pcidev *pv_topo_pci(const struct pv_topo *t, const char *bdf)
 		if (!strcmp(t->pci[i].bdf, bdf))
 			return &t->pci[i];
 	return NULL;
+}
+
+int pv_topo_export(const struct pv_topo *t, const char *path, struct pv_err *e)
+{
+	char tmp[PV_PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return pv_fail(e, ENAMETOOLONG, "%s", path);
+	/* hwloc's own XML (its built-in writer): what set_xml reads back */
+	if (hwloc_topology_export_xml(t->h, tmp, 0) < 0) {
+		int err = errno;
+
+		unlink(tmp);
+		return pv_fail(e, err, "hwloc: cannot export the topology to %s", tmp);
+	}
+	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
+		int err = errno;
+
+		unlink(tmp);
+		return pv_fail(e, err, "save topology %s", path);
+	}
+	return 0;
 }

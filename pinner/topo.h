@@ -77,6 +77,11 @@ struct pv_topo {
 /* Load from --topology XML, else discover (hwloc on <root>). Reads IOMMU
  * groups, drivers, hugepage counts from sysfs under the root when present. */
 int pv_topo_load(struct pv_topo *t, const char *xml_path, struct pv_err *e);
+/* The same; this_host: xml_path is this host's own (pv_topo_export'ed
+ * here), so its sysfs facts (IOMMU groups, drivers, pools) are read too. */
+int pv_topo_load_as(struct pv_topo *t, const char *xml_path, bool this_host, struct pv_err *e);
+/* hwloc's XML of t at path (rooted), written whole (temporary, rename), 0600. */
+int pv_topo_export(const struct pv_topo *t, const char *path, struct pv_err *e);
 void pv_topo_free(struct pv_topo *t);
 
 const struct pv_pu *pv_topo_pu(const struct pv_topo *t, unsigned os);

@@ -217,6 +217,9 @@ pve_start() {
 	shift
 	QEMU_PID=
 	hook "$vmid" pre-start || { note "start of $vmid aborted: pre-start rc=$HOOK_RC"; return 1; }
+	# AFTER_PRE_START: a command run between pre-start and QEMU (a case's
+	# way to disturb what pre-start left for post-start)
+	[ -z "${AFTER_PRE_START:-}" ] || eval "$AFTER_PRE_START"
 	for d in $(conf_bdfs "$vmid"); do devs="$devs --vfio-dev $d"; done
 	mkdir -p "$CG/qemu.slice/$vmid.scope"
 	rm -f "/run/qemu-server/$vmid.pid"
@@ -283,6 +286,12 @@ start_ok() {
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	expect_eq "VM $1 post-start exits 0" "$HOOK_RC" 0
 	expect_eq "VM $1 post-start leaves no process on PVE's output pipe" "$HOOK_LEAK" ""
+	check "VM $1: pre-start kept the host's topology for post-start" \
+		test -s "/run/pvepin/$1.topology.xml"
+	if [ -z "${AFTER_PRE_START:-}" ]; then
+		check "VM $1: post-start planned from it, without discovering the host again" \
+			sh -c "! grep -q 'discovering the host instead' /tmp/hook.$1.post-start.out"
+	fi
 	note "VM $1 start took $(awk "BEGIN{print $t1 - $t0}") s"
 	return 0
 }
@@ -310,6 +319,7 @@ stop_ok() {
 	expect_eq "VM $1 post-stop exits 0" "$HOOK_RC" 0
 	check "no pvepin process for VM $1 left after it stopped" wait_for 10 no_pvepin "$1"
 	check "VM $1's journal is gone after post-stop" test ! -e "/run/pvepin/$1.journal"
+	check "VM $1's topology copy is gone after post-stop" test ! -e "/run/pvepin/$1.topology.xml"
 }
 
 # irq_restore FILE: put back the IRQ affinities of a `hoststate --section

@@ -33,6 +33,22 @@ if start_ok 100 --iothreads 1; then
 	note "new worker thread on $(task_cpus $t)"
 	stop_ok 100
 fi
+
+# The topology pre-start kept is what post-start plans from: broken in
+# between, post-start says so, discovers the host itself, and pins the same.
+AFTER_PRE_START='echo "<topology" > /run/pvepin/100.topology.xml'
+if start_ok 100; then
+	expect_grep "post-start says the saved topology was unusable" \
+		"cannot use the topology pre-start saved.*discovering the host instead" \
+		/tmp/hook.100.post-start.out
+	q=$(qemu_pid 100)
+	while read -r n pu node; do
+		t=$(tid_of $q "CPU $n/KVM")
+		expect_eq "discovered again: CPU $n/KVM pinned to CPU $pu" "$(task_cpus $t)" "$pu"
+	done < /tmp/vc
+	stop_ok 100
+fi
+AFTER_PRE_START=
 pve_forget 100
 snap_same "pinning case: host as before" /tmp/n0
 done_case
