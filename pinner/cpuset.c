@@ -58,44 +58,51 @@ int pv_cgroup_exists(const char *cg)
 	return pv_exists(path);
 }
 
-int pv_cgroup_cpus(const char *cg, char *buf, size_t n, struct pv_err *e)
+/* A cgroup's control file: read as an attribute / written with the newline
+ * echo adds. */
+static int cg_read(const char *cg, const char *file, char *buf, size_t n, struct pv_err *e)
 {
 	char path[PV_PATH_MAX];
 
-	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus", e) < 0)
+	if (pv_cgroup_path(path, sizeof(path), cg, file, e) < 0)
 		return -1;
 	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
+}
+
+static int cg_write(const char *cg, const char *file, const char *val, struct pv_err *e)
+{
+	char path[PV_PATH_MAX], line[1100];
+
+	if (pv_cgroup_path(path, sizeof(path), cg, file, e) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s\n", val);
+	return pv_write_file(path, line, e);
+}
+
+int pv_cgroup_cpus(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	return cg_read(cg, "cpuset.cpus", buf, n, e);
 }
 
 int pv_cgroup_write_cpus(const char *cg, const char *cpus, struct pv_err *e)
 {
-	char path[PV_PATH_MAX], val[1100];
-
-	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus", e) < 0)
-		return -1;
-	snprintf(val, sizeof(val), "%s\n", cpus);
-	return pv_write_file(path, val, e);
+	return cg_write(cg, "cpuset.cpus", cpus, e);
 }
 
 int pv_cgroup_parent_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
 {
-	char parent[256], path[PV_PATH_MAX];
+	char parent[256];
 	const char *slash = strrchr(cg, '/');
 
 	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - cg) : 0, cg);
-	if (pv_cgroup_path(path, sizeof(path), parent, "cpuset.cpus.effective", e) < 0)
-		return -1;
-	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
+	return cg_read(parent, "cpuset.cpus.effective", buf, n, e);
 }
 
 int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
 {
-	char path[PV_PATH_MAX];
 	struct pv_err why = { 0 };
 
-	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.effective", e) < 0)
-		return -1;
-	if (pv_read_attr(path, buf, n, &why) >= 0)
+	if (cg_read(cg, "cpuset.cpus.effective", buf, n, &why) == 0)
 		return 0;
 	if (why.errnum != ENOENT)
 		return pv_fail(e, why.errnum, "%s", why.msg);
@@ -105,23 +112,14 @@ int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
 
 int pv_cgroup_partition(const char *cg, char *buf, size_t n, struct pv_err *e)
 {
-	char path[PV_PATH_MAX];
-
-	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.partition", e) < 0)
-		return -1;
-	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
+	return cg_read(cg, "cpuset.cpus.partition", buf, n, e);
 }
 
 int pv_cgroup_set_partition(const char *cg, const char *val, struct pv_err *e)
 {
-	char path[PV_PATH_MAX], line[64];
-
 	if (strcmp(val, "member") && strcmp(val, "root") && strcmp(val, "isolated"))
 		return pv_fail(e, EINVAL, "bad partition type '%.32s'", val);
-	if (pv_cgroup_path(path, sizeof(path), cg, "cpuset.cpus.partition", e) < 0)
-		return -1;
-	snprintf(line, sizeof(line), "%s\n", val);
-	return pv_write_file(path, line, e);
+	return cg_write(cg, "cpuset.cpus.partition", val, e);
 }
 
 bool pv_partition_valid(const char *val)
@@ -131,10 +129,9 @@ bool pv_partition_valid(const char *val)
 
 int pv_cgroup_cpuset_enabled(const char *cg, bool *on, struct pv_err *e)
 {
-	char path[PV_PATH_MAX], buf[512];
+	char buf[512];
 
-	if (pv_cgroup_path(path, sizeof(path), cg, "cgroup.subtree_control", e) < 0 ||
-	    pv_read_attr(path, buf, sizeof(buf), e) < 0)
+	if (cg_read(cg, "cgroup.subtree_control", buf, sizeof(buf), e) < 0)
 		return -1;
 	*on = false;
 	for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
@@ -145,11 +142,7 @@ int pv_cgroup_cpuset_enabled(const char *cg, bool *on, struct pv_err *e)
 
 int pv_cgroup_cpuset_enable(const char *cg, bool on, struct pv_err *e)
 {
-	char path[PV_PATH_MAX];
-
-	if (pv_cgroup_path(path, sizeof(path), cg, "cgroup.subtree_control", e) < 0)
-		return -1;
-	return pv_write_file(path, on ? "+cpuset\n" : "-cpuset\n", e);
+	return cg_write(cg, "cgroup.subtree_control", on ? "+cpuset" : "-cpuset", e);
 }
 
 bool pv_cpus_equal(const char *a, const char *b)
