@@ -1,9 +1,9 @@
 /* The engine: the only code that changes the host. Every change is one
  * journaled step of a small closed set of kinds (hook/journal.h): recorded
- * and fsync'd first, made, read back, marked done. Restore walks the journal
- * backwards and puts a value back only if the host still shows what pvepin
- * wrote (compare-and-swap); anything changed since by someone else is left
- * alone and said so.
+ * first (fsync'd unless on tmpfs), made, read back, marked done. Restore
+ * walks the journal backwards and puts a value back only if the host still
+ * shows what pvepin wrote (compare-and-swap); anything changed since by
+ * someone else is left alone and said so.
  *
  * Fault injection for tests (counted per process, 1-based):
  *   PVEPIN_FAULT_AT=k      the k-th step fails after its record, before it runs

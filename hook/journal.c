@@ -222,7 +222,7 @@ int pv_journal_flush(struct pv_journal *j, struct pv_err *e)
 }
 
 /* Cut a torn tail so the next record starts on a line of its own. A torn
- * step record was never acted on: the action comes after its fsync. */
+ * step record was never acted on: the action comes after its write. */
 static int cut_torn_tail(struct pv_journal *j, const char *text, size_t len,
 			 const struct pv_jlist *l, struct pv_err *e)
 {

@@ -1,7 +1,7 @@
 /* The write-ahead journal: /run/pvepin/<vmid>.journal. Every host change is
- * recorded (and fsync'd) before it is made, marked done after, and marked
- * undone when restore has dealt with it, so a crash at any point leaves a
- * file `pvepin restore` can finish.
+ * written (fsync'd unless on tmpfs) before it is made, marked done after,
+ * and marked undone when restore has dealt with it, so a crash at any point
+ * leaves a file `pvepin restore` can finish.
  *
  * One record per line, fields separated by tabs, each field escaped (see
  * pv_escape) and the line closed by an FNV-1a checksum of what precedes it:
@@ -82,8 +82,8 @@ int pv_unescape(char *out, size_t n, const char *in);
 int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e);
 /* Writes the done marks held back, then closes. */
 void pv_journal_close(struct pv_journal *j);
-/* Write-ahead: append and fsync an S record (after the done marks held
- * back); *seq gets its number. */
+/* Write-ahead: append an S record after the done marks held back, written
+ * (and fsync'd unless on tmpfs) before this returns; *seq gets its number. */
 int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
 		    const char *target, const char *old, const char *nv, long *seq,
 		    struct pv_err *e);
