@@ -27,7 +27,7 @@ if start_ok 100 --iothreads 1; then
 	done
 	kill -USR1 $q
 	wait_for 5 sh -c "[ \$(grep -lx worker /proc/$q/task/*/comm | wc -l) = 2 ]"
-	t=$(threads $q | awk -F'\t' '$2 == "worker" {t = $1} END {print t}')
+	t=$(threads $q | awk -F'\t' '$2 == "worker" && $1 + 0 > t + 0 {t = $1} END {print t}')
 	pinned() { cpus_eq "$(task_cpus $t)" "$em"; }
 	check "the agent pins QEMU's new worker thread $t to $em within 10 s" wait_for 10 pinned
 	note "new worker thread on $(task_cpus $t)"
