@@ -1,20 +1,23 @@
 # pvepin — see README.md. `make` builds ./pvepin; `make check` runs every test.
 CC       ?= cc
-PKGS     := hwloc numa libcgroup inih libsystemd
+PKGS     := hwloc inih libsystemd
 BUILD    ?= build
 OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-            $(shell pkg-config --cflags $(PKGS))
-# libsystemd is dlopened by the systemd cpuset backend alone (pinner/sdbus_dl.h)
+            -I. $(shell pkg-config --cflags $(PKGS))
+DEPFLAGS  = -MMD -MP
+# libsystemd is dlopened by the systemd backend alone (engine/sdbus_dl.h)
 LDLIBS   += $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS))) -lpthread
 PREFIX   ?= /usr
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man
 
-LIB_SRCS := $(wildcard common/*.c conf/*.c pinner/*.c irqtune/*.c) \
-            $(filter-out hook/main.c,$(wildcard hook/*.c))
+# The layers, lowest first; an include may only point down this list
+# (tests/tools/lint.sh, run by `make check`). See doc/DESIGN.md "Layers".
+LAYERS   := common conf pinner irqtune engine vmctx agent check draw hook
+LIB_SRCS := $(filter-out hook/main.c,$(foreach d,$(LAYERS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_SRCS := $(foreach d,$(LAYERS),$(wildcard tests/$(d)/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
@@ -22,9 +25,9 @@ HELPER_BINS := $(HELPER_SRCS:%.c=$(BUILD)/%)
 
 all: pvepin
 
-$(BUILD)/%.o: %.c $(wildcard */*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/libpvepin.a: $(LIB_OBJS)
 	@rm -f $@
@@ -36,13 +39,13 @@ $(BUILD)/pvepin: $(BUILD)/hook/main.o $(BUILD)/libpvepin.a
 pvepin: $(BUILD)/pvepin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libpvepin.a $(wildcard tests/unit/*.h)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libpvepin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(LDLIBS)
 
 unit: $(UNIT_BINS)
 helpers: $(HELPER_BINS)
@@ -51,8 +54,12 @@ helpers: $(HELPER_BINS)
 # VM suite too unless VM=0 (it needs qemu-system-x86 and a Debian kernel).
 # The binary under test is $(BUILD)'s: `make asan` tests build-asan/pvepin
 # and leaves ./pvepin (what install, bench and demo use) as it was.
-check: $(if $(filter build,$(BUILD)),pvepin) $(BUILD)/pvepin $(UNIT_BINS) $(HELPER_BINS)
-	PVEPIN=$(BUILD)/pvepin BUILD=$(BUILD) sh tests/run.sh
+check: lint $(if $(filter build,$(BUILD)),pvepin) $(BUILD)/pvepin $(UNIT_BINS) $(HELPER_BINS)
+	PVEPIN=$(BUILD)/pvepin BUILD=$(BUILD) LAYERS="$(LAYERS)" sh tests/run.sh
+
+# The include direction and "only engine/ changes the host", from the source.
+lint:
+	LAYERS="$(LAYERS)" sh tests/tools/lint.sh
 
 # Same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
@@ -61,26 +68,26 @@ asan:
 
 # libFuzzer targets (clang). FUZZ_SECONDS per target (default 300).
 FUZZ_SECONDS ?= 300
-FUZZ_BASE   := -std=c11 -D_GNU_SOURCE -O1 -g -fno-sanitize-recover=all $(shell pkg-config --cflags $(PKGS))
+FUZZ_BASE   := -std=c11 -D_GNU_SOURCE -O1 -g -fno-sanitize-recover=all -I. $(shell pkg-config --cflags $(PKGS))
 FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
 # The library is built once, instrumented, into an archive: each target links
 # only the objects it uses.
 FUZZ_OBJS   := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 fuzz-build: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/obj/%.o: %.c $(wildcard */*.h)
+build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	clang $(FUZZ_BASE) $(DEPFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build-fuzz/libpvepin.a: $(FUZZ_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
-build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h build-fuzz/libpvepin.a
-	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libpvepin.a $(LDLIBS)
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libpvepin.a
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -o $@ $< build-fuzz/libpvepin.a $(LDLIBS)
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libpvepin.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
 
 bench: pvepin $(BUILD)/bench/bench_plan
 	BUILD=$(BUILD) sh bench/run.sh
@@ -129,4 +136,6 @@ doc-images: pvepin
 	if command -v rsvg-convert > /dev/null; then \
 		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
 
-.PHONY: all pvepin unit helpers check asan fuzz fuzz-build bench vmcheck check-debian13 demo install deb clean doc-images
+.PHONY: all pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck check-debian13 demo install deb clean doc-images
+
+-include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)

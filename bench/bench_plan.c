@@ -6,11 +6,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../common/opts.h"
-#include "../conf/policy.h"
-#include "../conf/vmconf.h"
-#include "../pinner/plan.h"
-#include "../pinner/topo.h"
+#include "common/opts.h"
+#include "conf/policy.h"
+#include "conf/vmconf.h"
+#include "pinner/plan.h"
+#include "pinner/topo.h"
 
 static double now(void)
 {

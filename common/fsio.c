@@ -1,4 +1,4 @@
-#include "fsio.h"
+#include "common/fsio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "opts.h"
+#include "common/cleanup.h"
+#include "common/opts.h"
 
 int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 {
@@ -131,27 +131,6 @@ char *pv_slurp(const char *path, size_t *len, struct pv_err *e)
 		return NULL;
 	}
 	return pv_slurp_fd(fd, path, (size_t)64 << 20, len, e);
-}
-
-int pv_write_file(const char *path, const char *val, struct pv_err *e)
-{
-	_cleanup_close_ int fd = -1;
-	size_t len = strlen(val);
-	ssize_t w;
-
-	/* O_TRUNC: sysfs ignores it, and a plain file under --root (test trees,
-	 * captured hosts) then holds exactly the value, as an attribute would */
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return pv_fail(e, errno, "open %s", path);
-	do
-		w = write(fd, val, len);
-	while (w < 0 && errno == EINTR);
-	if (w < 0)
-		return pv_fail(e, errno, "write '%s' to %s", val, path);
-	if ((size_t)w != len)
-		return pv_fail(e, EIO, "short write of '%s' to %s", val, path);
-	return 0;
 }
 
 int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e)

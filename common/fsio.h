@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define PV_PATH_MAX 512
 
@@ -28,10 +28,6 @@ char *pv_slurp(const char *path, size_t *len, struct pv_err *e);
 /* The same from an open fd (name is for messages); more than max bytes is
  * an error (EFBIG). */
 char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_err *e);
-
-/* Write val to an already-rooted attribute path with one write(2), as sysfs
- * wants. Partial writes and every errno are errors. */
-int pv_write_file(const char *path, const char *val, struct pv_err *e);
 
 /* Basename of a symlink's target ("vfio-pci" for .../driver). Returns 0,
  * or -1 with e->errnum == ENOENT when the link does not exist. */

@@ -1,4 +1,4 @@
-#include "json.h"
+#include "common/json.h"
 
 void pv_json_str(FILE *f, const char *s)
 {

@@ -1,3 +1,3 @@
-#include "opts.h"
+#include "common/opts.h"
 
 struct pv_opts pv_opt = { .root = "" };

@@ -1,4 +1,4 @@
-#include "bdf.h"
+#include "conf/bdf.h"
 
 #include <ctype.h>
 #include <errno.h>

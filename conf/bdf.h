@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 #define PV_BDF_LEN 13 /* "dddd:bb:dd.f" + NUL */
 

@@ -4,7 +4,7 @@
 #include <hwloc.h>
 #include <stddef.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 #define PV_MAX_CPUS 8192 /* highest CPU or node number + 1 that pvepin accepts */
 

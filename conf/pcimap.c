@@ -2,7 +2,7 @@
  * 0, then indented "key value" lines, where each `map` value is a property
  * string (id=..,iommugroup=..,node=..,path=A;B). Only the requested entry is
  * read closely: an unrelated broken entry is PVE's to complain about. */
-#include "pcimap.h"
+#include "conf/pcimap.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "propstr.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/propstr.h"
 
 struct scan {
 	const char *name, *node;

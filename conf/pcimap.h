@@ -3,9 +3,9 @@
 #pragma once
 #include <stddef.h>
 
-#include "../common/err.h"
-#include "bdf.h"
-#include "vmconf.h"
+#include "common/err.h"
+#include "conf/bdf.h"
+#include "conf/vmconf.h"
 
 /* Find mapping `name` in pci.cfg text (cfgname is used in error messages)
  * and fill out[0..*n) with the functions of its `map` line for `node`.

@@ -4,7 +4,7 @@
  * it through its own line reader (which also numbers the lines and refuses
  * long ones), strips '#'/';' comments from values itself, and treats a key
  * seen twice (or continued) as an error. */
-#include "policy.h"
+#include "conf/policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "policy_keys.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/policy_keys.h"
 
 #define POLICY_MAX_SIZE (1 << 20)
 

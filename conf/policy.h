@@ -3,9 +3,9 @@
 #include <hwloc.h>
 #include <stdbool.h>
 
-#include "../common/err.h"
-#include "bdf.h"
-#include "cpulist.h"
+#include "common/err.h"
+#include "conf/bdf.h"
+#include "conf/cpulist.h"
 
 enum pv_mode { PV_MODE_AUTO = 0, PV_MODE_GAMING, PV_MODE_WORKSTATION, PV_MODE_MANUAL };
 enum pv_prefer { PV_PREFER_CACHE = 0, PV_PREFER_FREQUENCY };

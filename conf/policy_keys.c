@@ -1,10 +1,10 @@
-#include "policy_keys.h"
+#include "conf/policy_keys.h"
 
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
-#include "../common/fsio.h"
+#include "common/fsio.h"
 
 #define PV_MAX_NODES 1024 /* Linux's MAX_NUMNODES at NODES_SHIFT 10 */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -2,8 +2,8 @@
 #pragma once
 #include <stdbool.h>
 
-#include "../common/err.h"
-#include "policy.h"
+#include "common/err.h"
+#include "conf/policy.h"
 
 enum pv_policy_key_id {
 	PV_PK_MODE,

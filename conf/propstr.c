@@ -1,4 +1,4 @@
-#include "propstr.h"
+#include "conf/propstr.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #pragma once
 #include <stdbool.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 #define PV_PROPS_MAX 32
 

@@ -1,13 +1,13 @@
-#include "qemuargs.h"
+#include "conf/qemuargs.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "cpulist.h"
-#include "propstr.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/cpulist.h"
+#include "conf/propstr.h"
 
 static int is_space(char c)
 {

@@ -1,8 +1,8 @@
 /* The VM config's `args:` line: extra QEMU arguments, split like PVE does
  * (shell words), of which pvepin reads only -smp. */
 #pragma once
-#include "../common/err.h"
-#include "vmconf.h"
+#include "common/err.h"
+#include "conf/vmconf.h"
 
 /* Find -smp in args and parse its value into *smp (smp->present stays
  * false when there is none). Two -smp options are an error: QEMU merges

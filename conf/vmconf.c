@@ -6,7 +6,7 @@
  * hash). Each handler therefore resets its slot before filling it.
  * Lines PVE itself would not parse, and keys pvepin does not use, are
  * ignored; bad values of the keys pvepin uses are errors. */
-#include "vmconf.h"
+#include "conf/vmconf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,12 +14,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "cpulist.h"
-#include "pcimap.h"
-#include "propstr.h"
-#include "qemuargs.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/cpulist.h"
+#include "conf/pcimap.h"
+#include "conf/propstr.h"
+#include "conf/qemuargs.h"
 
 #define MEMORY_MAX_MB (1L << 30) /* 1 PiB: only guards the arithmetic */
 #define PV_MAPPING_MAX sizeof(((struct pv_hostpci *)0)->mapping)

@@ -4,8 +4,8 @@
 #include <hwloc.h>
 #include <stdbool.h>
 
-#include "../common/err.h"
-#include "bdf.h"
+#include "common/err.h"
+#include "conf/bdf.h"
 
 #define PV_MAX_HOSTPCI 16 /* hostpci0..hostpci15 */
 #define PV_MAX_GNUMA 8    /* numa0..numa7 */

@@ -6,6 +6,7 @@
 int cmd_topo(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int pv_cmd_agent(int argc, char **argv);
 
 /* Parse a vmid argument or print why not; -1 on error. */
 int cmd_vmid(const char *cmd, const char *arg);

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/opts.h"
-#include "check_host.h"
-#include "check_vm.h"
-#include "cmd.h"
-#include "latency.h"
+#include "common/opts.h"
+#include "check/host.h"
+#include "check/vm.h"
+#include "hook/cmd.h"
+#include "check/latency.h"
 
 /* An XML topology without --root describes some other machine: this
  * host's /sys and /etc say nothing about it. */

@@ -7,7 +7,7 @@
  * removed. The copy goes to a temporary file in the same directory, is
  * fsync'd and renamed over the old one, so a VM starting meanwhile runs
  * either the old or the new binary, never half of one. */
-#include "cmd_install.h"
+#include "hook/cmd_install.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "../common/opts.h"
-#include "../conf/bdf.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "common/opts.h"
+#include "conf/bdf.h"
 
 /* Every pvepin binary carries this string. A file at the hookscript path
  * that is an ELF executable holding it was put there by some pvepin and may

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../common/opts.h"
-#include "cmd.h"
-#include "ledger.h"
-#include "svg.h"
-#include "vmctx.h"
+#include "common/opts.h"
+#include "hook/cmd.h"
+#include "engine/ledger.h"
+#include "draw/svg.h"
+#include "vmctx/vmctx.h"
 
 /* Running VMs from the ledger besides vmid, as drawable plans. */
 static int others(const struct pv_ledger *l, int vmid, struct pv_plan **plans, struct pv_svg_vm *vms,

@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../common/json.h"
-#include "../common/opts.h"
-#include "../conf/cpulist.h"
-#include "../pinner/topo.h"
-#include "cmd.h"
-#include "latency.h"
-#include "svg.h"
+#include "common/json.h"
+#include "common/opts.h"
+#include "conf/cpulist.h"
+#include "pinner/topo.h"
+#include "hook/cmd.h"
+#include "check/latency.h"
+#include "draw/svg.h"
 
 static const char *cpus(char *b, size_t n, hwloc_const_bitmap_t s)
 {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/opts.h"
-#include "../conf/bdf.h"
-#include "cmd.h"
+#include "common/opts.h"
+#include "conf/bdf.h"
+#include "hook/cmd.h"
 
 int cmd_vmid(const char *cmd, const char *arg)
 {

@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/opts.h"
-#include "../conf/bdf.h"
-#include "agent.h"
-#include "cmd.h"
-#include "cmd_install.h"
-#include "hookcmds.h"
+#include "common/opts.h"
+#include "conf/bdf.h"
+#include "hook/cmd.h"
+#include "hook/cmd_install.h"
+#include "hook/cmd_hook.h"
 
 #ifndef PVEPIN_VERSION
 #define PVEPIN_VERSION "0.1.0"

@@ -1,19 +1,19 @@
-#include "phases.h"
+#include "hook/phases.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/opts.h"
-#include "../conf/cpulist.h"
-#include "../irqtune/irqtune.h"
-#include "agent.h"
-#include "topocache.h"
-#include "engine.h"
-#include "lock.h"
-#include "safety.h"
-#include "vmctx.h"
+#include "common/cleanup.h"
+#include "common/opts.h"
+#include "conf/cpulist.h"
+#include "irqtune/irqtune.h"
+#include "engine/agent_ctl.h"
+#include "vmctx/topocache.h"
+#include "engine/engine.h"
+#include "engine/lock.h"
+#include "vmctx/safety.h"
+#include "vmctx/vmctx.h"
 
 #define LOCK_WAIT_S 120
 #define AGENT_STOP_MS 2000

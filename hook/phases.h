@@ -2,10 +2,10 @@
  * restore. Each runs under the lock, loads the host, policy, VM config and
  * ledger once, plans, and hands that phase's actions to the engine. */
 #pragma once
-#include "../common/err.h"
-#include "../conf/policy.h"
-#include "../pinner/plan.h"
-#include "ledger.h"
+#include "common/err.h"
+#include "conf/policy.h"
+#include "pinner/plan.h"
+#include "engine/ledger.h"
 
 /* pre-start: refusals, vfio, hugepages, host cpusets, governors; any
  * failure undoes what this run did and returns -1 (PVE then does not start

@@ -1,14 +1,14 @@
-#include "activate.h"
+#include "irqtune/activate.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "../common/opts.h"
-#include "../conf/cpulist.h"
-#include "classify.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "common/opts.h"
+#include "conf/cpulist.h"
+#include "irqtune/classify.h"
 
 void pv_irq_report_free(struct pv_irq_report *rep)
 {

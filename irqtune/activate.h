@@ -1,8 +1,8 @@
 /* Apply an IRQ plan through the engine's journaling writer, then read back
  * what the kernel made of it. */
 #pragma once
-#include "irqtune.h"
-#include "placement.h"
+#include "irqtune/irqtune.h"
+#include "irqtune/placement.h"
 
 /* Write each planned value (unless it already holds), classify refusals as
  * skips, verify effective_affinity_list, and append one report line per

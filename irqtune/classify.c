@@ -1,4 +1,4 @@
-#include "classify.h"
+#include "irqtune/classify.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
 
 int pv_irq_bdf_canon(const char *s, char out[PV_BDF_LEN], struct pv_err *e)
 {

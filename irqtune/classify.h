@@ -4,10 +4,10 @@
 #pragma once
 #include <stdbool.h>
 
-#include "../common/err.h"
-#include "../conf/bdf.h"
-#include "irqtune.h"
-#include "procinterrupts.h"
+#include "common/err.h"
+#include "conf/bdf.h"
+#include "irqtune/irqtune.h"
+#include "irqtune/procinterrupts.h"
 
 /* Parse and re-format a BDF ("01:00.0" -> "0000:01:00.0") before any path use. */
 int pv_irq_bdf_canon(const char *s, char out[PV_BDF_LEN], struct pv_err *e);

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../conf/bdf.h"
+#include "common/err.h"
+#include "conf/bdf.h"
 
 /* The engine's attribute writer: journal, then write (or only journal in
  * --dry-run). path is already rooted. On failure it fills e, keeping the
@@ -87,23 +87,6 @@ int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_b
  * /proc/irq/default_smp_affinity so IRQs allocated later start off them. */
 int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
 			pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e);
-
-/* irqbalance cooperation (DESIGN.md "Kernel facts"). get: *running says
- * whether an irqbalance answers; buf gets its banned CPUs as a cpu list
- * ("" for none). set: "settings cpus <list>", or NULL to hand the choice
- * back to irqbalance (isolcpus/nohz_full/IRQBALANCE_BANNED_CPULIST).
- * Not running: get returns 0 with *running = false; set returns 0 and does
- * nothing. */
-int pv_irqbalance_get_banned(char *buf, size_t n, bool *running, struct pv_err *e);
-int pv_irqbalance_set_banned(const char *cpulist_or_NULL, struct pv_err *e);
-
-/* Banned CPUs alone do not stop irqbalance from moving the device's IRQs off
- * the VM's CPUs (it places every unbanned IRQ on unbanned CPUs), so the
- * steered IRQs are banned too: "settings ban irqs a b c" replaces the whole
- * list (including --banirq ones), so read it first and send the union.
- * n = 0 sends "NONE". Same not-running rules as above. */
-int pv_irqbalance_get_banned_irqs(int *irqs, int max, int *n, bool *running, struct pv_err *e);
-int pv_irqbalance_set_banned_irqs(const int *irqs, int n, struct pv_err *e);
 
 /* For the agent (runtime): which IRQs the devices have now, by readdir of
  * their msi_irqs only (no /proc/interrupts: cheap enough to poll every

@@ -1,14 +1,14 @@
-#include "placement.h"
+#include "irqtune/placement.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "../conf/cpulist.h"
-#include "classify.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/cpulist.h"
+#include "irqtune/classify.h"
 
 void pv_irq_plan_free(struct pv_irq_plan *pl)
 {

@@ -5,8 +5,8 @@
 #include <hwloc.h>
 #include <stdbool.h>
 
-#include "irqtune.h"
-#include "procinterrupts.h"
+#include "irqtune/irqtune.h"
+#include "irqtune/procinterrupts.h"
 
 enum pv_place_kind {
 	PV_PLACE_IRQ,       /* /proc/irq/<irq>/smp_affinity_list */

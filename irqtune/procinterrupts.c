@@ -1,13 +1,13 @@
-#include "procinterrupts.h"
+#include "irqtune/procinterrupts.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "../conf/cpulist.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/cpulist.h"
 
 struct parser {
 	struct pv_procint *pi;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 /* Bigger than any NR_IRQS a kernel configures; larger numbers are junk. */
 #define PV_PI_IRQ_LIMIT (1 << 24)

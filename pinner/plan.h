@@ -5,10 +5,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../conf/policy.h"
-#include "../conf/vmconf.h"
-#include "topo.h"
+#include "common/err.h"
+#include "conf/policy.h"
+#include "conf/vmconf.h"
+#include "pinner/topo.h"
 
 #define PV_MAX_DEVS 64
 #define PV_MAX_WARN 32

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../conf/cpulist.h"
-#include "plan_internal.h"
+#include "conf/cpulist.h"
+#include "pinner/plan_internal.h"
 
 /* The VMs' slice becomes a cpuset partition of every CPU but the host's:
  * the host slices (and the root cgroup's own tasks) keep only the host CPUs

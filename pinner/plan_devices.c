@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plan_internal.h"
+#include "pinner/plan_internal.h"
 
 static struct pv_plan_dev *find_dev(struct pv_plan *p, const char *bdf)
 {

@@ -1,6 +1,6 @@
 /* Steps of pv_plan_make() kept in their own files. */
 #pragma once
-#include "plan.h"
+#include "pinner/plan.h"
 
 /* Passthrough functions: hostpciN (or policy vfio list), whole slots for
  * BDFs without a function, every non-bridge member of their IOMMU groups. */

@@ -2,9 +2,9 @@
  * never renamed or removed). */
 #include <stdio.h>
 
-#include "../common/json.h"
-#include "../conf/cpulist.h"
-#include "plan.h"
+#include "common/json.h"
+#include "conf/cpulist.h"
+#include "pinner/plan.h"
 
 static void json_cpus(FILE *f, const char *key, hwloc_const_bitmap_t set)
 {

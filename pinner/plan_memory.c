@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plan_internal.h"
+#include "pinner/plan_internal.h"
 
 static long hugepage_kb(const struct pv_topo *t, const struct pv_policy *pol,
 			const struct pv_vmconf *vc)

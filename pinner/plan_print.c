@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../conf/cpulist.h"
-#include "plan.h"
+#include "conf/cpulist.h"
+#include "pinner/plan.h"
 
 static const char *cpus(char *buf, size_t n, hwloc_const_bitmap_t set)
 {

@@ -1,7 +1,7 @@
 /* The planner: a pure function of (topology, policy, VM config, claims).
  * Placement rules come from the seed guide's benchmark runs (DESIGN.md
  * "The planner"). Devices, memory and actions are in plan_*.c. */
-#include "plan.h"
+#include "pinner/plan.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "plan_internal.h"
+#include "common/cleanup.h"
+#include "pinner/plan_internal.h"
 
 void pv_plan_warn(struct pv_plan *p, const char *fmt, ...)
 {

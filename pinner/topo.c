@@ -1,7 +1,7 @@
 /* Topology discovery through hwloc: PUs, cores, L3 domains, NUMA nodes,
  * distances, CPU kinds and PCI locality. sysfs-only facts (IOMMU groups,
  * drivers, hugepage pools) are added by topo_sysfs.c. */
-#include "topo.h"
+#include "pinner/topo.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "../common/opts.h"
-#include "topo_internal.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "common/opts.h"
+#include "pinner/topo_internal.h"
 
 /* hwloc dlopens every plugin it finds at init: the GL, OpenCL and libxml2
  * ones pull in X11, OpenCL and libxml2 and cost more than the rest of a

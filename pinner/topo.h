@@ -4,8 +4,8 @@
 #include <hwloc.h>
 #include <stdbool.h>
 
-#include "../common/err.h"
-#include "../conf/bdf.h"
+#include "common/err.h"
+#include "conf/bdf.h"
 
 struct pv_pu {
 	unsigned os;      /* Linux CPU number */

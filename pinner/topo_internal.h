@@ -1,6 +1,6 @@
 /* Steps of pv_topo_load() that live in their own files. */
 #pragma once
-#include "topo.h"
+#include "pinner/topo.h"
 
 /* PCI functions from hwloc, with their locality. */
 int pv_topo_load_pci(struct pv_topo *t, struct pv_err *e);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "topo_internal.h"
+#include "pinner/topo_internal.h"
 
 enum pv_pci_kind pv_pci_kind_of(unsigned class_id)
 {

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cleanup.h"
-#include "../common/fsio.h"
-#include "../conf/cpulist.h"
-#include "topo_internal.h"
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "conf/cpulist.h"
+#include "pinner/topo_internal.h"
 
 /* sysfs names PCI functions "dddd:bb:dd.f"; anything else is not one. */
 static bool is_bdf_name(const char *s)

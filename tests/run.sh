@@ -19,13 +19,18 @@ tally() { # name, output file, exit code
 	echo "$line"
 }
 out=$(mktemp); trap 'rm -f "$out"' EXIT
-for t in "$BUILD"/tests/unit/test_*; do
-	[ -x "$t" ] || continue
-	"$t" > "$out" 2>&1; tally "$t" "$out" $?
-done
-for t in tests/fixture/test_*.sh; do
-	[ -f "$t" ] || continue
-	PVEPIN=${PVEPIN:-./pvepin} BUILD=$BUILD sh "$t" > "$out" 2>&1; tally "$t" "$out" $?
+# Tests mirror the source folders: tests/<layer>/test_*.c (built into
+# $BUILD/tests/<layer>/) and tests/<layer>/test_*.sh, lowest layer first.
+LAYERS=${LAYERS:-common conf pinner irqtune engine vmctx agent check draw hook}
+for d in $LAYERS tools; do
+	for t in "$BUILD/tests/$d"/test_*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		"$t" > "$out" 2>&1; tally "$t" "$out" $?
+	done
+	for t in tests/"$d"/test_*.sh; do
+		[ -f "$t" ] || continue
+		PVEPIN=${PVEPIN:-./pvepin} BUILD=$BUILD sh "$t" > "$out" 2>&1; tally "$t" "$out" $?
+	done
 done
 if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?

@@ -28,7 +28,7 @@ if [ -z "${http_proxy:-}" ] && command -v apt-config > /dev/null; then
 	eval "$(apt-config shell http_proxy Acquire::http::Proxy)"
 	[ -n "${http_proxy:-}" ] && export http_proxy
 fi
-PKGS=build-essential,pkg-config,libhwloc-dev,libnuma-dev,libcgroup-dev,libinih-dev,libsystemd-dev
+PKGS=build-essential,pkg-config,libhwloc-dev,libinih-dev,libsystemd-dev
 PKGS=$PKGS,hwloc,python3,strace,perl,procps,file,xz-utils,groff-base,man-db,debhelper,dpkg-dev
 PKGS=$PKGS,fakeroot,util-linux,kmod,dbus-daemon,python3-dbus,python3-gi,git
 

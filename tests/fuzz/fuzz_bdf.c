@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <strings.h>
 
-#include "../../conf/bdf.h"
+#include "conf/bdf.h"
 #include "fuzz_util.h"
 
 static void bdf(const char *s, bool allow_all)

@@ -1,6 +1,6 @@
 /* The strict cpu-list parser: first byte picks separator and limit; what
  * parses must format and parse back to the same set. */
-#include "../../conf/cpulist.h"
+#include "conf/cpulist.h"
 #include "fuzz_util.h"
 
 static void ordered(const char *s, char sep, unsigned limit)

@@ -1,7 +1,7 @@
 /* The journal's text form: whatever a crash, a full disk or a stray editor
  * left in /run/pvepin/<vmid>.journal, restore parses it or refuses it in one
  * line, and a refused parse holds nothing. */
-#include "../../hook/journal.h"
+#include "engine/journal.h"
 #include "fuzz_util.h"
 
 static bool terminated(const char *s, size_t n)

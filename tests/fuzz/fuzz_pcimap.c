@@ -1,6 +1,6 @@
 /* PCI resource mappings (pci.cfg). The input's first line is
  * "MAPPING NODE"; the rest is the file. */
-#include "../../conf/pcimap.h"
+#include "conf/pcimap.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

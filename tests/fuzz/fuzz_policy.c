@@ -1,5 +1,5 @@
 /* The policy ini parser (inih + pvepin's reader and value parsers). */
-#include "../../conf/policy.h"
+#include "conf/policy.h"
 #include "fuzz_util.h"
 
 static struct pv_policy pol;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../irqtune/classify.h"
-#include "../../irqtune/procinterrupts.h"
+#include "irqtune/classify.h"
+#include "irqtune/procinterrupts.h"
 
 static void check_line(const struct pv_procint *pi, const struct pv_pi_line *l)
 {

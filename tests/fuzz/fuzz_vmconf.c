@@ -1,6 +1,6 @@
 /* The PVE VM config parser, with property strings and args' -smp. */
-#include "../../conf/cpulist.h"
-#include "../../conf/vmconf.h"
+#include "conf/cpulist.h"
+#include "conf/vmconf.h"
 #include "fuzz_util.h"
 
 /* Everything the parser accepted must be canonical again when formatted. */

@@ -15,7 +15,7 @@ W=$VM/work
 cd "$TOP" || exit 1
 
 pkgs="qemu-system-x86 linux-image-amd64 busybox-static cpio build-essential pkg-config
-libhwloc-dev libnuma-dev libcgroup-dev libinih-dev libsystemd-dev hwloc file kmod"
+libhwloc-dev libinih-dev libsystemd-dev hwloc file kmod"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

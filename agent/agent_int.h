@@ -1,0 +1,212 @@
+/* The agent's parts, shared by hook/agent*.c and tests/unit/test_agent*.c.
+ *   agent.c         command, start-up, event loop, pidfile and stat file
+ *   agent_events.c  pidfd, signalfd, the proc connector (netlink CN_PROC)
+ *   agent_poll.c    what is watched: threads, device IRQs, cpusets; the
+ *                   cheap checks each tick and the journaled fixes */
+#pragma once
+#include <dirent.h>
+#include <hwloc.h>
+#include <linux/filter.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "conf/bdf.h"
+#include "irqtune/irqtune.h"
+#include "pinner/plan.h"
+#include "agent/agent.h"
+#include "engine/agent_ctl.h"
+#include "engine/journal.h"
+
+#define PV_AGENT_TICK_MS 500        /* IRQ/cpuset/pin checks: a reaction within 1 s */
+#define PV_AGENT_IDLE_TICK_MS 800   /* the same after PV_AGENT_QUIET_TICKS without a change */
+#define PV_AGENT_QUIET_TICKS 20
+#define PV_AGENT_RETRY_MS 100       /* lock busy: try again this soon */
+#define PV_AGENT_RESYNC_MS 30000    /* list QEMU's threads even with events (a lost one) */
+#define PV_AGENT_YOUNG_MS 3000      /* task-poll mode: re-read new threads' names this long */
+#define PV_AGENT_STAT_MS 2000       /* the stat file at most this often */
+#define PV_AGENT_MAX_VCPUS 1024
+#define PV_AGENT_MAX_CG 16
+
+/* What the plan asks the agent to keep: plain data, so the plan can be made
+ * in a short-lived child and handed over through a pipe. */
+struct pv_agent_cg_want {
+	char cg[PV_JTARGET];     /* "system.slice", "qemu.slice/100.scope" */
+	char cpus[PV_JVAL];      /* the plan's value */
+	bool own;                /* the VM's own scope (not shared with other VMs) */
+};
+
+struct pv_agent_cfg {
+	int vmid;
+	int nvcpu;                          /* entries in vcpu_pu */
+	int vcpu_pu[PV_AGENT_MAX_VCPUS];    /* PU of "CPU n/KVM", -1 = none */
+	char other[PV_JVAL];                /* emulator/IO threads; "" = threads not pinned */
+	char irq_cpus[PV_JVAL];             /* "" = device IRQs not steered */
+	bool ban_irqs;                      /* new device IRQs banned in irqbalance too */
+	int nbdf;
+	char bdf[PV_MAX_DEVS][PV_BDF_LEN];
+	int ncg;
+	struct pv_agent_cg_want cg[PV_AGENT_MAX_CG];
+	char iso_cg[PV_JTARGET];            /* the isolating partition ("" none) */
+	char iso_host[PV_JVAL];             /* the host CPUs it leaves */
+};
+
+int pv_agent_cfg_from_plan(struct pv_agent_cfg *c, const struct pv_plan *p, struct pv_err *e);
+/* The CPUs thread comm should be on: its vCPU's PU, else the emulator set.
+ * Fills set; false when threads are not pinned. */
+bool pv_agent_thread_want(const struct pv_agent_cfg *c, const hwloc_bitmap_t other,
+			  const char *comm, hwloc_bitmap_t set);
+
+/* Re-assert rate limit, per item: PV_AGENT_RL_FREE re-asserts, then a hold
+ * of PV_AGENT_RL_FIRST_MS doubling up to PV_AGENT_RL_MAX_MS while the item
+ * keeps being changed; quiet for twice the hold (at least the window) and
+ * it starts afresh. Times in ms. */
+#define PV_AGENT_RL_FREE 3
+#define PV_AGENT_RL_WINDOW_MS 60000
+#define PV_AGENT_RL_FIRST_MS 10000
+#define PV_AGENT_RL_MAX_MS 600000
+
+struct pv_agent_rl {
+	long long last;       /* last re-assert */
+	int count;            /* re-asserts since the item was last quiet */
+	long long backoff;    /* current hold, 0 none */
+	long long hold_until;
+};
+
+bool pv_agent_rl_allow(const struct pv_agent_rl *rl, long long now);
+/* Count a re-assert made at now; true when it put the item on hold. */
+bool pv_agent_rl_note(struct pv_agent_rl *rl, long long now);
+
+/* Proc connector. The filter keeps only what concerns tgid's threads (a
+ * new thread, a thread renamed) and the kernel's listen ack, so the agent
+ * does not wake for every fork on the host. */
+#define PV_CN_FILTER_LEN 10
+int pv_cn_filter(pid_t tgid, struct sock_filter *f, int max);
+
+enum pv_cn_kind {
+	PV_CN_IGNORE = 0, /* not for us, or malformed */
+	PV_CN_THREAD,     /* tid is a new thread of tgid */
+	PV_CN_COMM,       /* tid of tgid changed its name */
+	PV_CN_ACK,        /* answer to the listen request; err */
+};
+
+struct pv_cn_event {
+	enum pv_cn_kind kind;
+	pid_t tid;
+	int err;
+};
+
+/* One netlink datagram as the kernel sends it. */
+void pv_cn_parse(const void *buf, size_t len, pid_t tgid, struct pv_cn_event *ev);
+/* Subscribe (filter, bind, listen, wait up to wait_ms for the ack). */
+int pv_cn_open(pid_t tgid, int wait_ms, int *fd, struct pv_err *e);
+void pv_cn_close(int fd);
+/* Everything waiting on fd: calls fn per event; *overrun when the kernel
+ * dropped some (the caller lists the threads again). Returns -1 when the
+ * socket fails for good. */
+int pv_cn_drain(int fd, pid_t tgid, void (*fn)(void *ctx, const struct pv_cn_event *ev),
+		void *ctx, bool *overrun, struct pv_err *e);
+
+/* signalfd for SIGTERM, SIGINT, SIGHUP (blocked; dispositions reset). */
+int pv_agent_signals(struct pv_err *e);
+
+/* What is watched. */
+struct agent_thread {
+	pid_t tid;
+	unsigned long long start;
+	char comm[16];
+	long long seen;       /* first seen, ms */
+	bool dirty;           /* check against the plan at the next fix */
+	bool fresh;           /* new or renamed: its next pin is a first one, not a re-assert */
+	bool adopted;         /* there at start, not placed yet: its first pin is no "new thread" */
+	bool refused;         /* the kernel refuses its affinity (io_uring worker) */
+	bool logged, logged_hold, logged_err;
+	struct pv_agent_rl rl;
+	unsigned char *held;  /* the mask as pvepin last saw it right */
+};
+
+struct agent_irq {
+	int irq;
+	int fd;               /* /proc/irq/N/smp_affinity_list, -1 closed */
+	char held[PV_IRQ_LIST_LEN];
+	bool dirty, fresh, refused, gone;
+	bool logged, logged_hold, logged_err;
+	struct pv_agent_rl rl;
+};
+
+struct agent_cg {
+	char cg[PV_JTARGET];
+	char cpus[PV_JVAL];   /* the plan's value */
+	bool own;
+	bool isolate;         /* the isolating partition's cpuset.cpus (PARTCPUS) */
+	int fd;               /* cpuset.cpus, -1 closed */
+	char held[PV_JVAL];
+	bool dirty, gone;
+	bool logged, logged_hold, logged_err;
+	struct pv_agent_rl rl;
+};
+
+struct pv_agent {
+	int vmid;
+	pid_t qemu;
+	unsigned long long qemu_start;
+	int pidfd;            /* -1: QEMU's end is polled */
+	int cn;               /* proc connector; -1: /proc/<pid>/task is polled */
+	int sigfd, epfd, lockfd;
+	DIR *taskdir;         /* /proc/<pid>/task, kept open */
+	struct pv_agent_cfg *cfg;
+	hwloc_bitmap_t other; /* cfg->other parsed */
+	hwloc_bitmap_t irqset;
+	size_t masklen;       /* bytes of a CPU mask the kernel takes */
+	unsigned char *mask;  /* scratch */
+	struct agent_thread *th;
+	int nth, capth;
+	struct agent_irq *irq;
+	int nirq, capirq;
+	struct pv_irq_scan *scan;
+	struct agent_cg cg[PV_AGENT_MAX_CG];
+	int ncg;
+	bool pins, irqs;      /* threads / device IRQs are watched at all */
+	bool need_fix;        /* something is dirty */
+	long long retry_at;   /* the lock was busy: not before this */
+	bool rescan;          /* list QEMU's threads again */
+	bool stop;
+	bool logged_fix_err;
+	int quiet;            /* ticks in a row that found nothing to fix */
+	long long now, next_tick, next_resync, stat_at, started;
+	bool stat_dirty;
+	struct pv_agent_stats st;
+	char last[256];
+	char why[128];
+	char ident[32];
+	char mode[32];
+};
+
+long long pv_agent_now(void);
+void pv_agent_log(struct pv_agent *a, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A change the agent made: the stat file's "last", and a log line if log. */
+void pv_agent_note(struct pv_agent *a, bool log, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* agent_poll.c */
+int pv_agent_watch_init(struct pv_agent *a, const struct pv_jlist *journal, struct pv_err *e);
+void pv_agent_watch_free(struct pv_agent *a);
+enum pv_agent_tev {
+	PV_TEV_SEEN,    /* listed in /proc/<pid>/task: added if unknown */
+	PV_TEV_NEW,     /* the proc connector says QEMU just started it */
+	PV_TEV_RENAMED, /* its name may have changed: read it again */
+};
+
+void pv_agent_thread_event(struct pv_agent *a, pid_t tid, enum pv_agent_tev ev);
+/* List QEMU's threads (new ones become dirty; young ones' names re-read). */
+void pv_agent_threads_scan(struct pv_agent *a);
+/* The cheap checks: compare what is read now with what was held. */
+void pv_agent_check(struct pv_agent *a);
+/* Under the lock, through the engine: fix what is dirty. 1 = the lock is
+ * busy (try again soon), 2 = the lock or ledger failed (at the next tick). */
+int pv_agent_fix(struct pv_agent *a);
+
+/* The stat file: "key=value" lines. */

@@ -1,0 +1,256 @@
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fsio.h"
+#include "engine/attr.h"
+#include "common/opts.h"
+#include "engine/steps.h"
+
+static const struct pv_step_ops *const ops[PV_STEP__N] = {
+	[PV_STEP_ATTR] = &pv_step_attr,         [PV_STEP_REBIND] = &pv_step_rebind,
+	[PV_STEP_HUGEPAGES] = &pv_step_hugepages, [PV_STEP_AFFINITY] = &pv_step_affinity,
+	[PV_STEP_CPUSET] = &pv_step_cpuset,     [PV_STEP_CGCTL] = &pv_step_cgctl,
+	[PV_STEP_GOVERNOR] = &pv_step_attr,     [PV_STEP_IRQ] = &pv_step_attr,
+	[PV_STEP_IRQB] = &pv_step_irqb,         [PV_STEP_PARTITION] = &pv_step_partition,
+	[PV_STEP_PARTCPUS] = &pv_step_partcpus,
+};
+
+static long env_num(const char *name)
+{
+	const char *s = getenv(name);
+	long v;
+
+	return s && pv_parse_long(s, 1, 1L << 30, &v) == 0 ? v : 0;
+}
+
+int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_ledger *led,
+		   struct pv_err *e)
+{
+	memset(en, 0, sizeof(*en));
+	en->vmid = vmid;
+	en->phase = ph;
+	en->led = led;
+	en->j.fd = -1;
+	en->fault_at = env_num("PVEPIN_FAULT_AT");
+	en->kill_at = env_num("PVEPIN_KILL_AT");
+	en->kill_undo_at = env_num("PVEPIN_KILL_UNDO_AT");
+	en->first_seq = LONG_MAX;
+	return 0;
+}
+
+/* The journal is opened at the first record: a phase with nothing to do
+ * leaves no file behind. */
+static int journal(struct pv_engine *en, struct pv_err *e)
+{
+	if (en->j.fd >= 0)
+		return 0;
+	if (pv_journal_open(&en->j, en->vmid, e) < 0)
+		return -1;
+	if (en->first_seq == LONG_MAX)
+		en->first_seq = en->j.next_seq;
+	return 0;
+}
+
+void pv_engine_close(struct pv_engine *en)
+{
+	pv_journal_close(&en->j);
+}
+
+int pv_attr_get(const char *hostpath, char *buf, size_t n, struct pv_err *e)
+{
+	char path[PV_PATH_MAX];
+
+	if (pv_path(path, sizeof(path), e, "%s", hostpath) < 0)
+		return -1;
+	return pv_read_attr(path, buf, n, e) < 0 ? -1 : 0;
+}
+
+int pv_attr_put(const char *hostpath, const char *val, struct pv_err *e)
+{
+	char path[PV_PATH_MAX], line[PV_JVAL + 2];
+
+	if (pv_path(path, sizeof(path), e, "%s", hostpath) < 0)
+		return -1;
+	/* with a newline, as echo does: every attribute pvepin writes takes it */
+	snprintf(line, sizeof(line), "%s\n", val);
+	return pv_write_file(path, line, e);
+}
+
+int pv_engine_save_ledger(struct pv_engine *en, struct pv_err *e)
+{
+	return en->led ? pv_ledger_save(en->led, e) : 0;
+}
+
+int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e)
+{
+	int rc;
+
+	r->phase = en->phase;
+	if (pv_opt.dry_run) {
+		printf("would %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target, r->old, r->nv);
+		return 0;
+	}
+	if (journal(en, e) < 0 ||
+	    pv_journal_step(&en->j, en->phase, r->kind, r->target, r->old, r->nv, &r->seq, e) < 0)
+		return -1;
+	if (++en->nsteps == en->fault_at)
+		return pv_fail(e, 0, "fault injected at step %d (%s %s)", en->nsteps,
+			       pv_step_name(r->kind), r->target);
+	rc = ops[r->kind]->apply(en, r, arg, e);
+	if (en->nsteps == en->kill_at)
+		_exit(137);
+	if (rc == 1) {
+		fprintf(stderr, "pvepin: %s %s: %s\n", pv_step_name(r->kind), r->target, r->note);
+		if (pv_journal_undone(&en->j, r->seq, r->note, e) < 0)
+			return -1;
+		return 1;
+	}
+	if (rc < 0) {
+		/* a refused IRQ write changed nothing: mark it so restore skips it */
+		if (r->kind == PV_STEP_IRQ && (e->errnum == EIO || e->errnum == EPERM)) {
+			struct pv_err e2;
+
+			if (pv_journal_undone(&en->j, r->seq, "refused by the kernel", &e2) < 0)
+				pv_err_print(&e2);
+		}
+		return -1;
+	}
+	if (pv_opt.verbose)
+		fprintf(stderr, "pvepin: %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target,
+			r->old, r->got);
+	return pv_journal_done(&en->j, r->seq, r->got, e);
+}
+
+static void undo_one(struct pv_engine *en, const struct pv_jrec *r)
+{
+	char note[512] = "";
+	struct pv_err e = { 0 };
+	int rc = ops[r->kind]->undo(en, r, note, sizeof(note), &e);
+
+	if (++en->nundo == en->kill_undo_at)
+		_exit(137);
+	if (rc < 0) {
+		en->nfailed++;
+		fprintf(stderr, "pvepin: could not restore %s %s: %s\n", pv_step_name(r->kind),
+			r->target, e.msg);
+		return;
+	}
+	if (rc == 1) {
+		en->nleft++;
+		fprintf(stderr, "pvepin: %s %s: %s\n", pv_step_name(r->kind), r->target, note);
+	} else if (pv_opt.verbose) {
+		fprintf(stderr, "pvepin: %s %s: %s\n", pv_step_name(r->kind), r->target, note);
+	}
+	if (journal(en, &e) < 0 || pv_journal_undone(&en->j, r->seq, note, &e) < 0) {
+		en->nfailed++;
+		pv_err_print(&e);
+	}
+}
+
+int pv_engine_sync(struct pv_engine *en, struct pv_err *e)
+{
+	return en->j.fd >= 0 ? pv_journal_flush(&en->j, e) : 0;
+}
+
+static int undo_from(struct pv_engine *en, long from_seq, struct pv_err *e)
+{
+	struct pv_jlist l;
+	int rc = pv_engine_sync(en, e) < 0 ? -1 : pv_journal_load(en->vmid, &l, e);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	for (int i = l.n - 1; i >= 0; i--)
+		if (l.r[i].seq >= from_seq && !l.r[i].undone)
+			undo_one(en, &l.r[i]);
+	pv_jlist_free(&l);
+	if (en->nfailed)
+		return pv_fail(e, 0, "%d step%s could not be restored (see above); fix that and run "
+			       "`pvepin restore %d` again", en->nfailed, en->nfailed > 1 ? "s" : "",
+			       en->vmid);
+	return 0;
+}
+
+int pv_engine_undo_since(struct pv_engine *en, long seq, struct pv_err *e)
+{
+	if (pv_opt.dry_run)
+		return 0;
+	return undo_from(en, seq, e);
+}
+
+int pv_engine_rollback(struct pv_engine *en, struct pv_err *e)
+{
+	if (pv_opt.dry_run)
+		return 0;
+	if (undo_from(en, en->first_seq, e) < 0)
+		return -1;
+	return pv_engine_tidy(en, e);
+}
+
+/* The last VM out puts back shared settings whose owner left before it. */
+static void sweep_shared(struct pv_engine *en)
+{
+	for (int i = en->led->nsh - 1; i >= 0; i--) {
+		const struct pv_lshared *s = &en->led->sh[i];
+		struct pv_jrec r = { .kind = s->kind, .done = true, .seq = 0 };
+		char note[512] = "";
+		struct pv_err e = { 0 };
+
+		snprintf(r.target, sizeof(r.target), "%s", s->target);
+		snprintf(r.old, sizeof(r.old), "%s", s->orig);
+		snprintf(r.nv, sizeof(r.nv), "%s", s->written);
+		snprintf(r.got, sizeof(r.got), "%s", s->written);
+		if (ops[r.kind]->undo(en, &r, note, sizeof(note), &e) < 0) {
+			fprintf(stderr, "pvepin: could not restore %s %s: %s\n", pv_step_name(r.kind),
+				r.target, e.msg);
+			continue;
+		}
+		pv_ledger_unshare(en->led, r.kind, r.target);
+		if (*note && pv_opt.verbose)
+			fprintf(stderr, "pvepin: %s %s: %s\n", pv_step_name(r.kind), r.target, note);
+	}
+}
+
+int pv_engine_restore(struct pv_engine *en, struct pv_err *e)
+{
+	if (pv_opt.dry_run)
+		return 0;
+	if (undo_from(en, 0, e) < 0)
+		return -1;
+	if (en->led && pv_ledger_others(en->led, en->vmid) == 0 && en->led->nsh) {
+		sweep_shared(en);
+		if (pv_engine_save_ledger(en, e) < 0)
+			return -1;
+	}
+	return pv_journal_remove(en->vmid, e);
+}
+
+int pv_engine_tidy(struct pv_engine *en, struct pv_err *e)
+{
+	struct pv_jlist l;
+	int rc = pv_engine_sync(en, e) < 0 ? -1 : pv_journal_load(en->vmid, &l, e);
+	bool all = true;
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	for (int i = 0; i < l.n; i++)
+		all = all && l.r[i].undone;
+	pv_jlist_free(&l);
+	return all ? pv_journal_remove(en->vmid, e) : 0;
+}
+
+int pv_engine_attr_writer(void *ctx, const char *path, const char *old, const char *val,
+			  struct pv_err *e)
+{
+	const char *root = pv_opt.root ? pv_opt.root : "";
+	size_t rl = strlen(root);
+
+	if (strncmp(path, root, rl) || path[rl] != '/')
+		return pv_fail(e, EINVAL, "internal: %s is not under --root", path);
+	return pv_engine_write_attr_from(ctx, path + rl, old, val, e);
+}

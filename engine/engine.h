@@ -1,0 +1,99 @@
+/* The engine: the only code that changes the host. Every change is one
+ * journaled step of a small closed set of kinds (hook/journal.h): recorded
+ * first (fsync'd unless on tmpfs), made, read back, marked done. Restore
+ * walks the journal backwards and puts a value back only if the host still
+ * shows what pvepin wrote (compare-and-swap); anything changed since by
+ * someone else is left alone and said so.
+ *
+ * Fault injection for tests (counted per process, 1-based):
+ *   PVEPIN_FAULT_AT=k      the k-th step fails after its record, before it runs
+ *   PVEPIN_KILL_AT=k       _exit(137) after the k-th step ran, before its done mark
+ *   PVEPIN_KILL_UNDO_AT=k  _exit(137) after the k-th undo ran, before its mark */
+#pragma once
+#include <hwloc.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "engine/threads.h"
+#include "engine/journal.h"
+#include "engine/ledger.h"
+
+struct pv_engine {
+	int vmid;
+	enum pv_phase phase;
+	struct pv_journal j;
+	struct pv_ledger *led;   /* other VMs and shared settings; NULL = none known */
+	long first_seq;          /* this run's first step: rollback stops there */
+	int nsteps, nundo;       /* journaled steps / undos done by this process */
+	long fault_at, kill_at, kill_undo_at;
+	int nleft, nfailed;      /* undo: steps left alone / not restored */
+	bool alone;              /* undo as if no other VM ran: a partition this run
+				  * made and the kernel refused is taken back whole */
+};
+
+int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_ledger *led,
+		   struct pv_err *e);
+void pv_engine_close(struct pv_engine *en);
+
+/* Step functions return 0 when done or when nothing needed doing, 1 when
+ * skipped (said why on stderr), -1 on failure (e filled). */
+
+/* Journaled attribute write. path is a host path ("/proc/irq/24/
+ * smp_affinity_list"), rooted here; /proc/irq/N/smp_affinity_list is
+ * journaled as IRQ, cpufreq scaling_governor as GOVERNOR, the rest as ATTR.
+ * A refused IRQ write fails with e->errnum = EIO/EPERM (the caller decides
+ * it is a skip) and is marked so restore leaves it. */
+int pv_engine_write_attr(struct pv_engine *en, const char *path, const char *val,
+			 struct pv_err *e);
+/* The same with the value the caller has just read there (NULL: read it
+ * here): irqtune reads every IRQ's list to plan, and a second read per
+ * IRQ would be a third of the cost of moving thousands of them. */
+int pv_engine_write_attr_from(struct pv_engine *en, const char *path, const char *old,
+			      const char *val, struct pv_err *e);
+/* irqtune's pv_attr_writer: ctx is the engine, path is already rooted. */
+int pv_engine_attr_writer(void *ctx, const char *path, const char *old, const char *val,
+			  struct pv_err *e);
+int pv_engine_governor(struct pv_engine *en, unsigned cpu, const char *gov, struct pv_err *e);
+/* Bind bdf to vfio-pci; keep = leave it there at restore (restore_driver = no). */
+int pv_engine_rebind(struct pv_engine *en, const char *bdf, int group, bool keep,
+		     struct pv_err *e);
+/* Make `want` pages of size_kb free on node for this VM, adding to the pool
+ * what is missing (compacting once when short). */
+int pv_engine_hugepages(struct pv_engine *en, int node, long size_kb, long want,
+			struct pv_err *e);
+int pv_engine_affinity(struct pv_engine *en, pid_t pid, const struct pv_thread *t,
+		       hwloc_const_bitmap_t set, struct pv_err *e);
+/* cg's cpuset.cpus = cpus through the backend that owns cg. shared: a host
+ * cgroup other VMs may also narrow (remembered in the ledger). */
+int pv_engine_cpuset(struct pv_engine *en, const char *cg, const char *cpus, bool shared,
+		     struct pv_err *e);
+
+/* Host housekeeping onto host (cpu list), off every other CPU: cg (the
+ * VMs' slice) becomes a cpuset partition of every CPU but those, so the
+ * host cgroups, which inherit, keep only them without a write to their
+ * files. Shared by the VMs that isolate (ledger); the last one out turns
+ * the partition off. When the kernel refuses the partition (it reads back
+ * "root invalid (...)"), that is undone and the host cgroups are narrowed
+ * directly instead, as before partitions. */
+int pv_engine_isolate(struct pv_engine *en, const char *cg, const char *host, struct pv_err *e);
+
+/* Add set to irqbalance's banned "cpus" or "irqs" (IRQ numbers as a
+ * list); restore takes out only what this step added. Nothing when no
+ * irqbalance runs. */
+int pv_engine_irqbalance(struct pv_engine *en, const char *what, hwloc_const_bitmap_t add,
+			 struct pv_err *e);
+
+/* Write what the journal holds back (done marks): before another process
+ * (the agent) or a load reads it. */
+int pv_engine_sync(struct pv_engine *en, struct pv_err *e);
+/* Undo this run's steps, newest first. */
+int pv_engine_rollback(struct pv_engine *en, struct pv_err *e);
+/* Undo the journal's steps from seq on (not yet undone), newest first. */
+int pv_engine_undo_since(struct pv_engine *en, long seq, struct pv_err *e);
+/* Undo every step in the journal, newest first; when all are dealt with,
+ * remove the journal (and, with no other VM left, put back the shared
+ * settings still in the ledger). */
+int pv_engine_restore(struct pv_engine *en, struct pv_err *e);
+/* Remove the journal if every step in it has been undone. */
+int pv_engine_tidy(struct pv_engine *en, struct pv_err *e);

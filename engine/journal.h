@@ -1,0 +1,109 @@
+/* The write-ahead journal: /run/pvepin/<vmid>.journal. Every host change is
+ * written (fsync'd unless on tmpfs) before it is made, marked done after,
+ * and marked undone when restore has dealt with it, so a crash at any point
+ * leaves a file `pvepin restore` can finish.
+ *
+ * One record per line, fields separated by tabs, each field escaped (see
+ * pv_escape) and the line closed by an FNV-1a checksum of what precedes it:
+ *   H  1     <vmid>                                   header
+ *   S  <seq> <phase> <kind> <target> <old> <new>      step about to run
+ *   D  <seq> <got>                                    step done, read back
+ *   U  <seq> <note>                                   step undone (or left alone)
+ * A last line without its newline or checksum is a torn write: ignored. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "common/fsio.h"
+#include "pinner/plan.h"
+
+enum pv_step_kind {
+	PV_STEP_ATTR = 0, /* a sysfs/procfs/cgroup attribute, compare-and-swap restore */
+	PV_STEP_REBIND,   /* a PCI function moved to vfio-pci and back */
+	PV_STEP_HUGEPAGES,/* pages added to a node's pool; restore gives back what is still free */
+	PV_STEP_AFFINITY, /* a thread's CPU mask */
+	PV_STEP_CPUSET,   /* a cgroup's cpuset.cpus, through systemd or cgroupfs */
+	PV_STEP_CGCTL,    /* +cpuset in a cgroup's cgroup.subtree_control */
+	PV_STEP_GOVERNOR, /* cpufreq scaling_governor (an ATTR) */
+	PV_STEP_IRQ,      /* /proc/irq/N/smp_affinity_list (an ATTR; managed IRQs skipped) */
+	PV_STEP_IRQB,     /* irqbalance's banned CPUs or IRQs (its socket) */
+	PV_STEP_PARTITION,/* a cgroup's cpuset.cpus.partition ("member" -> "root"), shared by VMs */
+	PV_STEP_PARTCPUS, /* that partition's cpuset.cpus: a CPUSET whose value is every CPU
+			   * but the host's (restore recomputes it so, while other VMs run) */
+	PV_STEP__N
+};
+
+#define PV_JTARGET 256
+#define PV_JVAL 1024
+
+struct pv_jrec {
+	long seq;
+	enum pv_phase phase;
+	enum pv_step_kind kind;
+	char target[PV_JTARGET];
+	char old[PV_JVAL];
+	char nv[PV_JVAL];   /* the new value asked for */
+	bool done;          /* a D record follows: the change completed */
+	char got[PV_JVAL];  /* what the host read back after the change */
+	bool undone;        /* a U record follows: restore finished with it */
+	char note[256];
+};
+
+struct pv_jlist {
+	int vmid;
+	struct pv_jrec *r;
+	int n, cap;
+	long max_seq;
+	bool torn;          /* a torn last line was dropped */
+};
+
+struct pv_journal {
+	int fd;
+	int vmid;
+	long next_seq;
+	bool volatile_fs;   /* on tmpfs: fsync skipped */
+	size_t npend;       /* done marks not yet written (pv_journal_done) */
+	char pend[8192];
+	char path[PV_PATH_MAX];
+};
+
+const char *pv_step_name(enum pv_step_kind k);
+int pv_step_parse(const char *s, enum pv_step_kind *k);
+int pv_phase_parse(const char *s, enum pv_phase *ph);
+
+/* Escape into out (always NUL-terminated): backslash, tab, newline, CR and
+ * other control bytes become \\ \t \n \r \xHH. Fails if out is too small. */
+int pv_escape(char *out, size_t n, const char *in);
+/* Inverse of pv_escape; rejects malformed escapes and raw control bytes. */
+int pv_unescape(char *out, size_t n, const char *in);
+
+/* Open (creating /run/pvepin 0700 and the journal) for appending. */
+int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e);
+/* Writes the done marks held back, then closes. */
+void pv_journal_close(struct pv_journal *j);
+/* Write-ahead: append an S record after the done marks held back, written
+ * (and fsync'd unless on tmpfs) before this returns; *seq gets its number. */
+int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
+		    const char *target, const char *old, const char *nv, long *seq,
+		    struct pv_err *e);
+/* A D record, held back until the next record or a flush: it rides with
+ * the next S record's write, halving a phase's writes. Losing it to a
+ * crash is the window every step already has (change made, mark not yet
+ * written): restore then compares with the value asked for. */
+int pv_journal_done(struct pv_journal *j, long seq, const char *got, struct pv_err *e);
+/* Write the held-back done marks: before anyone reads the journal. */
+int pv_journal_flush(struct pv_journal *j, struct pv_err *e);
+int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct pv_err *e);
+
+/* Parse journal text. name is used in "name:line: ..." errors; a torn last
+ * line is dropped with l->torn set; any other bad line is an error, and
+ * leaves l empty. */
+int pv_journal_parse(const char *text, const char *name, struct pv_jlist *l, struct pv_err *e);
+/* Load the journal of vmid. Returns 1 if there is none (l empty), 0 if read. */
+int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e);
+void pv_jlist_free(struct pv_jlist *l);
+int pv_journal_path(char *buf, size_t n, int vmid, struct pv_err *e);
+int pv_journal_remove(int vmid, struct pv_err *e);
+/* mkdir -p <root>/run/pvepin with mode 0700. */
+int pv_rundir(struct pv_err *e);

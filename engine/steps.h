@@ -1,0 +1,49 @@
+/* Internal to the engine: one apply/undo pair per journaled step kind. */
+#pragma once
+#include "engine/engine.h"
+
+struct pv_step_ops {
+	/* Make the change in r (target, old, nv), fill r->got with what the
+	 * host reads back. arg carries what only the caller knows. 1 = the
+	 * host refused in a way that is no failure (r->note says why). */
+	int (*apply)(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e);
+	/* Put r->old back if the host still shows ours. 0 restored or nothing
+	 * to do, 1 left alone, -1 failed; note says what happened. */
+	int (*undo)(struct pv_engine *en, const struct pv_jrec *r, char *note, size_t n,
+		    struct pv_err *e);
+};
+
+extern const struct pv_step_ops pv_step_attr;
+extern const struct pv_step_ops pv_step_rebind;
+extern const struct pv_step_ops pv_step_hugepages;
+extern const struct pv_step_ops pv_step_affinity;
+extern const struct pv_step_ops pv_step_cpuset;
+extern const struct pv_step_ops pv_step_cgctl;
+extern const struct pv_step_ops pv_step_irqb;
+extern const struct pv_step_ops pv_step_partition;
+extern const struct pv_step_ops pv_step_partcpus;
+
+/* Journal the step in r (kind, target, old, nv set) and run it. */
+int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e);
+/* A host attribute: read (trailing newline stripped) / write (with one). */
+int pv_attr_get(const char *hostpath, char *buf, size_t n, struct pv_err *e);
+int pv_attr_put(const char *hostpath, const char *val, struct pv_err *e);
+/* Save the ledger if the engine has one (after a shared setting changed). */
+int pv_engine_save_ledger(struct pv_engine *en, struct pv_err *e);
+/* pv_engine_cpuset journaled as kind (CPUSET or PARTCPUS); *seq (if
+ * given) gets the step's number when one was made. */
+int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg, const char *cpus,
+		   bool shared, long *seq, struct pv_err *e);
+/* The isolating partition cg's cpuset.cpus for the VMs in the ledger
+ * other than `except` (0 = none; `host` stands for them without a
+ * ledger): every CPU cg could hold but their housekeeping CPUs, *want
+ * set; or every CPU, *want false, when no partition is wanted (no such VM
+ * isolates, or they leave the host no CPU). */
+int pv_partition_cpus(struct pv_engine *en, const char *cg, int except, const char *host,
+		      char *val, size_t n, bool *want, struct pv_err *e);
+/* After the partition cg's CPUs changed: a root the kernel had suspended
+ * ("root invalid") made a root again if the kernel takes it now; got is
+ * what cpuset.cpus.partition reads then. */
+int pv_partition_revive(const char *cg, char *got, size_t n, struct pv_err *e);
+/* Restore of the partition: are there other VMs it is kept for? */
+bool pv_partition_others(const struct pv_engine *en);

@@ -1,0 +1,227 @@
+/* The journal's text form: escaping, write/parse round trip, done/undone
+ * marks, torn last lines, and corruption elsewhere. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsio.h"
+#include "common/opts.h"
+#include "engine/journal.h"
+#include "tests/lib/tap.h"
+
+static void test_escape(void)
+{
+	char out[64], back[64];
+	const char *in = "a\tb\nc\\d\re\x01" "f\x7f";
+
+	CHECK_INT(pv_escape(out, sizeof(out), in), 0);
+	CHECK_STR(out, "a\\tb\\nc\\\\d\\re\\x01f\\x7f");
+	CHECK(strchr(out, '\n') == NULL && strchr(out, '\t') == NULL, "raw control left: %s", out);
+	CHECK_INT(pv_unescape(back, sizeof(back), out), 0);
+	CHECK_STR(back, in);
+	CHECK_INT(pv_escape(out, 4, "abcd"), -1);
+	CHECK_INT(pv_unescape(back, sizeof(back), "bad\\q"), -1);
+	CHECK_INT(pv_unescape(back, sizeof(back), "nul\\x00"), -1);
+	CHECK_INT(pv_unescape(back, sizeof(back), "raw\ttab"), -1);
+	CHECK_INT(pv_unescape(back, sizeof(back), "trail\\"), -1);
+}
+
+static char *slurp_journal(int vmid)
+{
+	char path[PV_PATH_MAX];
+
+	pv_journal_path(path, sizeof(path), vmid, NULL);
+	return pv_slurp(path, NULL, NULL);
+}
+
+static void test_roundtrip(void)
+{
+	struct pv_journal j;
+	struct pv_jlist l;
+	struct pv_err e = { 0 };
+	long s1, s2, s3;
+	char *text;
+
+	CHECK_INT(pv_journal_open(&j, 100, &e), 0);
+	CHECK_INT(pv_journal_step(&j, PV_PRE_START, PV_STEP_ATTR, "/sys/a", "old\nline", "new\tval",
+				  &s1, &e), 0);
+	CHECK_INT(pv_journal_done(&j, s1, "new\tval", &e), 0);
+	CHECK_INT(pv_journal_step(&j, PV_PRE_START, PV_STEP_CPUSET, "cgroupfs:system.slice", "",
+				  "2-3", &s2, &e), 0);
+	CHECK_INT(pv_journal_step(&j, PV_POST_START, PV_STEP_AFFINITY, "1/2@3", "0-7", "0", &s3, &e),
+		  0);
+	CHECK_INT(pv_journal_undone(&j, s3, "thread is gone", &e), 0);
+	pv_journal_close(&j);
+	CHECK_INT(s1, 1);
+	CHECK_INT(s3, 3);
+	text = slurp_journal(100);
+	CHECK(text && !strstr(text, "old\nline"), "newline not escaped");
+	free(text);
+
+	CHECK_INT(pv_journal_load(100, &l, &e), 0);
+	CHECK_INT(l.n, 3);
+	CHECK_INT(l.vmid, 100);
+	CHECK(!l.torn, "not torn");
+	CHECK_STR(l.r[0].old, "old\nline");
+	CHECK_STR(l.r[0].nv, "new\tval");
+	CHECK(l.r[0].done && !l.r[0].undone, "step 1 done");
+	CHECK_STR(l.r[0].got, "new\tval");
+	CHECK(!l.r[1].done && !l.r[1].undone, "step 2 half-happened");
+	CHECK_INT(l.r[1].kind, PV_STEP_CPUSET);
+	CHECK_STR(l.r[1].old, "");
+	CHECK_INT(l.r[2].phase, PV_POST_START);
+	CHECK(l.r[2].undone, "step 3 undone");
+	CHECK_STR(l.r[2].note, "thread is gone");
+	pv_jlist_free(&l);
+
+	/* reopening continues the numbering */
+	CHECK_INT(pv_journal_open(&j, 100, &e), 0);
+	CHECK_INT(j.next_seq, 4);
+	pv_journal_close(&j);
+	/* another VM's journal under this name is refused */
+	CHECK_INT(pv_journal_open(&j, 101, &e), 0);
+	pv_journal_close(&j);
+	CHECK_INT(pv_journal_remove(101, &e), 0);
+}
+
+/* A done mark is held back until the next record, a flush or the close,
+ * and never overtakes the step it marks. */
+static void test_held_back(void)
+{
+	struct pv_journal j;
+	struct pv_jlist l;
+	struct pv_err e = { 0 };
+	long s1, s2;
+	char *text;
+
+	CHECK_INT(pv_journal_open(&j, 102, &e), 0);
+	CHECK_INT(pv_journal_step(&j, PV_PRE_START, PV_STEP_ATTR, "/sys/a", "0", "1", &s1, &e), 0);
+	CHECK_INT(pv_journal_done(&j, s1, "1", &e), 0);
+	text = slurp_journal(102);
+	CHECK(text && strstr(text, "S\t1\t") && !strstr(text, "D\t1\t"), "D held back: %s", text);
+	free(text);
+	CHECK_INT(pv_journal_step(&j, PV_PRE_START, PV_STEP_ATTR, "/sys/b", "0", "1", &s2, &e), 0);
+	text = slurp_journal(102);
+	CHECK(text && strstr(text, "D\t1\t") && strstr(text, "S\t2\t") &&
+		      strstr(text, "D\t1\t") < strstr(text, "S\t2\t"),
+	      "D written before the next step: %s", text);
+	free(text);
+	CHECK_INT(pv_journal_done(&j, s2, "1", &e), 0);
+	CHECK_INT(pv_journal_flush(&j, &e), 0);
+	CHECK_INT(pv_journal_load(102, &l, &e), 0);
+	CHECK(l.n == 2 && l.r[0].done && l.r[1].done, "both done after a flush");
+	pv_jlist_free(&l);
+	/* many marks in a row: more than the buffer holds, none lost */
+	for (int i = 0, bad = 0; i < 300 && !bad; i++) {
+		long s;
+
+		bad = pv_journal_step(&j, PV_POST_START, PV_STEP_IRQ, "/proc/irq/9/smp_affinity_list",
+				      "0-63", "8-31", &s, &e) < 0 ||
+		      pv_journal_done(&j, s, "8-31", &e) < 0;
+		if (bad)
+			CHECK(0, "record %d refused: %s", i, e.msg);
+	}
+	pv_journal_close(&j);
+	CHECK_INT(pv_journal_load(102, &l, &e), 0);
+	CHECK_INT(l.n, 302);
+	for (int i = 0; i < l.n; i++)
+		if (!l.r[i].done) {
+			CHECK(0, "step %ld lost its done mark", l.r[i].seq);
+			break;
+		}
+	pv_jlist_free(&l);
+	CHECK_INT(pv_journal_remove(102, &e), 0);
+}
+
+static void append_raw(int vmid, const char *s)
+{
+	char path[PV_PATH_MAX];
+	FILE *f;
+
+	pv_journal_path(path, sizeof(path), vmid, NULL);
+	f = fopen(path, "a");
+	fputs(s, f);
+	fclose(f);
+}
+
+static void test_torn(void)
+{
+	struct pv_journal j;
+	struct pv_jlist l;
+	struct pv_err e = { 0 };
+	long s;
+	char *text;
+
+	/* a record cut short by a crash: no newline, no checksum */
+	append_raw(100, "S\t4\tpre-start\tATTR\t/sys/b\tx\t");
+	CHECK_INT(pv_journal_load(100, &l, &e), 0);
+	CHECK(l.torn, "torn flagged");
+	CHECK_INT(l.n, 3);
+	pv_jlist_free(&l);
+	/* reopening cuts the torn tail so the next record starts clean */
+	CHECK_INT(pv_journal_open(&j, 100, &e), 0);
+	CHECK_INT(pv_journal_step(&j, PV_PRE_START, PV_STEP_IRQ, "/proc/irq/5/smp_affinity_list",
+				  "0-7", "2", &s, &e), 0);
+	pv_journal_close(&j);
+	CHECK_INT(s, 4);
+	CHECK_INT(pv_journal_load(100, &l, &e), 0);
+	CHECK(!l.torn && l.n == 4, "clean after reopen: torn %d n %d", l.torn, l.n);
+	CHECK_STR(l.r[3].target, "/proc/irq/5/smp_affinity_list");
+	pv_jlist_free(&l);
+	text = slurp_journal(100);
+	CHECK(text && !strstr(text, "/sys/b"), "torn record gone");
+	free(text);
+
+	/* a full last line with a bad checksum is torn too */
+	append_raw(100, "D\t4\t2\tdeadbeef\n");
+	CHECK_INT(pv_journal_load(100, &l, &e), 0);
+	CHECK(l.torn && !l.r[3].done, "bad checksum on last line ignored");
+	pv_jlist_free(&l);
+	/* but not in the middle: that is corruption, and an error */
+	append_raw(100, "U\t4\tx\t00000000\n");
+	CHECK_INT(pv_journal_load(100, &l, &e), -1);
+	CHECK(strstr(e.msg, ":8: corrupt") != NULL, "names the line: %s", e.msg);
+	pv_jlist_free(&l);
+	CHECK_INT(pv_journal_remove(100, &e), 0);
+	CHECK_INT(pv_journal_load(100, &l, &e), 1);
+}
+
+static void test_parse_errors(void)
+{
+	struct pv_jlist l;
+	struct pv_err e = { 0 };
+
+	CHECK_INT(pv_journal_parse("", "j", &l, &e), -1);
+	pv_jlist_free(&l);
+	/* only a torn header: nothing was recorded */
+	CHECK_INT(pv_journal_parse("H\t1\t10", "j", &l, &e), 0);
+	CHECK_INT(l.vmid, 0);
+	pv_jlist_free(&l);
+	/* a D for a step that does not exist */
+	CHECK_INT(pv_journal_parse("H\t1\t100\t1ccc4413\n", "j", &l, &e), 0);
+	CHECK_INT(l.vmid, 100);
+	pv_jlist_free(&l);
+	CHECK_INT(pv_journal_parse("H\t1\t100\t1ccc4413\nD\t9\tx\t00000000\nS", "j", &l, &e), -1);
+	CHECK(strstr(e.msg, "j:2:") != NULL, "line 2 named: %s", e.msg);
+	pv_jlist_free(&l);
+}
+
+int main(void)
+{
+	char tmpl[64] = "/tmp/pvepin-journal-XXXXXX", dir[96];
+
+	pv_opt.root = mkdtemp(tmpl);
+	test_escape();
+	test_roundtrip();
+	test_held_back();
+	test_torn();
+	test_parse_errors();
+	snprintf(dir, sizeof(dir), "%s/run/pvepin", tmpl);
+	rmdir(dir);
+	snprintf(dir, sizeof(dir), "%s/run", tmpl);
+	rmdir(dir);
+	rmdir(tmpl);
+	return tap_done("test_journal");
+}
