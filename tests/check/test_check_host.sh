@@ -413,7 +413,7 @@ $PVEPIN --topology $XML --conf $S/100.conf check 100 --json > $TMP/xmlonly.json 
 expect_eq "--topology without --root: host items skipped" "$(lv xmlonly iommu-on)" none
 expect_grep "... and says so" "host checks skipped" $TMP/xmlonly.err
 expect_rc "check without VMID and with --topology alone: refused" 2 $PVEPIN --topology $XML check
-expect_grep "... saying to add --root" "give --root DIR" /tmp/.t_out
+expect_grep "... saying to add --root" "give --root DIR" "$T_OUT"
 expect_rc "check with a bad VMID" 2 $PVEPIN --root $BASE --topology $XML check 12x
 
 # --- every message fits the report (400 chars) untruncated ---------------------
