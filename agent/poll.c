@@ -17,6 +17,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 #include "common/opts.h"
 #include "conf/cpulist.h"
 #include "engine/cpuset.h"
@@ -37,7 +38,7 @@ static void cfg_cg(struct pv_agent_cfg *c, const struct pv_action *a, int vmid)
 
 	if (c->ncg >= PV_AGENT_MAX_CG)
 		return;
-	snprintf(own, sizeof(own), "qemu.slice/%d.scope", vmid);
+	snprintf(own, sizeof(own), PV_QEMU_SCOPE_FMT, vmid);
 	snprintf(c->cg[c->ncg].cg, sizeof(c->cg[0].cg), "%s", a->target);
 	snprintf(c->cg[c->ncg].cpus, sizeof(c->cg[0].cpus), "%s", a->value);
 	c->cg[c->ncg++].own = !strcmp(a->target, own);
@@ -807,7 +808,7 @@ static void cgs_init(struct pv_agent *a, const struct pv_jlist *l)
 		memset(c, 0, sizeof(*c));
 		snprintf(c->cg, sizeof(c->cg), "%s", cg);
 		snprintf(c->cpus, sizeof(c->cpus), "%s", r->got);
-		snprintf(own, sizeof(own), "qemu.slice/%d.scope", a->vmid);
+		snprintf(own, sizeof(own), PV_QEMU_SCOPE_FMT, a->vmid);
 		c->own = !strcmp(cg, own);
 		c->isolate = r->kind == PV_STEP_PARTCPUS && !strcmp(cg, a->cfg->iso_cg);
 		for (int k = 0; k < a->cfg->ncg; k++)

@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/fsio.h"
 #include "check/host_int.h"
+#include "common/limits.h"
 
 /* A printf-built host path under --root. */
 static int vrooted(char *p, size_t n, const char *fmt, va_list ap)
@@ -134,7 +135,7 @@ const struct hc_dev *hc_passthrough(const struct hc *h, const char *bdf)
 bool hc_vm_wants_1g(const struct hc *h, bool targets_only)
 {
 	for (int i = 0; i < h->nvm; i++)
-		if (h->vm[i].hugepages_kb == 1048576 && (h->vm[i].target || !targets_only))
+		if (h->vm[i].hugepages_kb == PV_HP_1G_KB && (h->vm[i].target || !targets_only))
 			return true;
 	return false;
 }
@@ -270,11 +271,6 @@ static void add_vm(struct hc *h, const struct pv_vmconf *c, bool target)
 			add_hostpci(h, &c->hostpci[s], c->vmid, s, target);
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
 /* PVE names configs <vmid>.conf; anything else in the directory is not one. */
 static int list_vmids(int *ids, int max)
 {
@@ -297,7 +293,7 @@ static int list_vmids(int *ids, int max)
 			n++;
 	}
 	closedir(dh);
-	qsort(ids, (size_t)n, sizeof(*ids), cmp_int);
+	qsort(ids, (size_t)n, sizeof(*ids), pv_cmp_int);
 	return n;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "check/host_int.h"
+#include "common/limits.h"
 
 #define GIB (1ULL << 30)
 
@@ -74,7 +75,7 @@ static void check_vms(struct hc *h, struct pv_report *r)
 		const struct hc_vm *v = &h->vm[i];
 		long need = (v->memory_mb + 1023) / 1024;
 
-		if (v->hugepages_kb != 1048576)
+		if (v->hugepages_kb != PV_HP_1G_KB)
 			continue;
 		if (have + could < need)
 			pv_report_add(r, PV_ERROR, "hugepages-vm",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "conf/cpulist.h"
 
 static const char *cl(char *b, size_t n, hwloc_const_bitmap_t s)
@@ -127,13 +128,13 @@ static void check_hugepages(const struct pv_vmctx *c, struct pv_report *r)
 
 		if (!n || n->hp1g_total < 0)
 			continue; /* no sysfs for this host: cannot tell */
-		have = p->hp_kb == 1048576 ? n->hp1g_free : n->hp2m_free;
+		have = p->hp_kb == PV_HP_1G_KB ? n->hp1g_free : n->hp2m_free;
 		could = have + (long)(n->mem_free / ((unsigned long long)p->hp_kb * 1024));
 		if (could < p->pages[i].count)
 			pv_report_add(r, PV_ERROR, "hugepages",
 				      "node %d needs %ld %s pages but at most %ld can be had now (%ld free, %llu MiB "
 				      "free memory): reserve them at boot (hugepagesz=1G hugepages=%d:%ld) or lower memory",
-				      p->pages[i].node, p->pages[i].count, p->hp_kb == 1048576 ? "1G" : "2M",
+				      p->pages[i].node, p->pages[i].count, p->hp_kb == PV_HP_1G_KB ? "1G" : "2M",
 				      could, have, n->mem_free >> 20, p->pages[i].node, p->pages[i].count);
 	}
 }

@@ -1,5 +1,6 @@
 /* Scope-bound cleanup (GCC/clang cleanup attribute), as in crun and systemd. */
 #pragma once
+#include <dirent.h>
 #include <hwloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,17 @@ static inline void pv_bitmap_freep(hwloc_bitmap_t *b)
 		hwloc_bitmap_free(*b);
 }
 
+static inline void pv_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
 #define _cleanup_free_ _cleanup_(pv_freep)
 #define _cleanup_close_ _cleanup_(pv_closep)
 #define _cleanup_fclose_ _cleanup_(pv_fclosep)
 #define _cleanup_bitmap_ _cleanup_(pv_bitmap_freep)
+#define _cleanup_closedir_ _cleanup_(pv_closedirp)
 
 /* Hand ownership out of a cleanup-managed variable. */
 #define pv_steal(p)                      \

@@ -1,4 +1,5 @@
 #include "conf/bdf.h"
+#include "common/limits.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -83,14 +84,14 @@ int pv_vmid_parse(const char *s, int *vmid, struct pv_err *e)
 	size_t n;
 
 	if (!s || !*s)
-		return pv_fail(e, 0, "empty vmid (expected a number 100..999999999)");
+		return pv_fail(e, 0, "empty vmid (expected a number " PV_VMID_RANGE ")");
 	n = strspn(s, "0123456789");
 	if (s[n] != '\0' || n > 9 || s[0] == '0')
-		return pv_fail(e, 0, "bad vmid '%.32s' (expected a number 100..999999999)", s);
+		return pv_fail(e, 0, "bad vmid '%.32s' (expected a number " PV_VMID_RANGE ")", s);
 	for (size_t i = 0; i < n; i++)
 		v = v * 10 + (s[i] - '0');
-	if (v < 100)
-		return pv_fail(e, 0, "bad vmid '%.32s' (expected a number 100..999999999)", s);
+	if (v < PV_VMID_MIN)
+		return pv_fail(e, 0, "bad vmid '%.32s' (expected a number " PV_VMID_RANGE ")", s);
 	*vmid = (int)v;
 	return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 #include "conf/policy_keys.h"
 
 #define POLICY_MAX_SIZE (1 << 20)
@@ -303,8 +304,8 @@ int pv_policy_load(int vmid, const char *explicit_path, bool check_owner,
 	pv_policy_defaults(p);
 	if (explicit_path)
 		return load_file(explicit_path, true, check_owner, p, e);
-	if (vmid < 100 || vmid > 999999999)
-		return pv_fail(e, 0, "bad vmid %d (expected 100..999999999)", vmid);
+	if (vmid < PV_VMID_MIN || vmid > PV_VMID_MAX)
+		return pv_fail(e, 0, "bad vmid %d (expected " PV_VMID_RANGE ")", vmid);
 	/* The cluster-wide file first, then the node-local one. */
 	if (pv_path(path, sizeof(path), e, "/etc/pve/pvepin/%d.ini", vmid) < 0)
 		return -1;

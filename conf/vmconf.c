@@ -16,6 +16,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 #include "conf/cpulist.h"
 #include "conf/pcimap.h"
 #include "conf/propstr.h"
@@ -231,9 +232,9 @@ static int key_hugepages(struct pv_vmconf *c, int idx, const char *val, struct p
 	if (strcmp(val, "any") == 0)
 		c->hugepages_kb = -1;
 	else if (strcmp(val, "2") == 0)
-		c->hugepages_kb = 2048;
+		c->hugepages_kb = PV_HP_2M_KB;
 	else if (strcmp(val, "1024") == 0)
-		c->hugepages_kb = 1048576;
+		c->hugepages_kb = PV_HP_1G_KB;
 	else
 		return pv_fail(e, 0, "'%.32s' (allowed: any, 2, 1024)", val);
 	return 0;
@@ -430,8 +431,8 @@ int pv_vmconf_load(int vmid, const char *explicit_path, struct pv_vmconf *c,
 	char path[PV_PATH_MAX];
 
 	memset(c, 0, sizeof(*c));
-	if (vmid < 100 || vmid > 999999999)
-		return pv_fail(e, 0, "bad vmid %d (expected 100..999999999)", vmid);
+	if (vmid < PV_VMID_MIN || vmid > PV_VMID_MAX)
+		return pv_fail(e, 0, "bad vmid %d (expected " PV_VMID_RANGE ")", vmid);
 	if (explicit_path) {
 		if (snprintf(path, sizeof(path), "%s", explicit_path) >= (int)sizeof(path))
 			return pv_fail(e, ENAMETOOLONG, "--conf %.64s", explicit_path);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/limits.h"
 #include "conf/cpulist.h"
 #include "draw/svg_internal.h"
 
@@ -231,7 +232,7 @@ static void vm_summary(const struct svg *s, int v, char *b, size_t n)
 	for (int k = 0; p->hp_kb && k < p->npages; k++)
 		pages += p->pages[k].count;
 	if (pages && len < n)
-		snprintf(b + len, n - len, " · %ld × %s pages", pages, p->hp_kb >= 1048576 ? "1 GiB" : "2 MiB");
+		snprintf(b + len, n - len, " · %ld × %s pages", pages, p->hp_kb >= PV_HP_1G_KB ? "1 GiB" : "2 MiB");
 }
 
 static void legend_vm(struct svg *s, struct leg *L, double x0, int v)

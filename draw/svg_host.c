@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conf/cpulist.h"
+#include "common/limits.h"
 #include "draw/svg_internal.h"
 
 #define FREE_FILL "#e9ecef"
@@ -141,7 +142,7 @@ static void draw_hp(struct svg *s, int n, double x, double y, double w)
 			if (p->pages[k].node == (int)nd->os && p->pages[k].count > 0) {
 				fprintf(f, " <tspan fill=\"%s\" font-weight=\"bold\">VM %d: %ld × %s</tspan>",
 					svg_vm_colour(v), s->in->vm[v].vmid, p->pages[k].count,
-					p->hp_kb >= 1048576 ? "1G" : "2M");
+					p->hp_kb >= PV_HP_1G_KB ? "1G" : "2M");
 				vmsum += (double)p->pages[k].count * (double)p->hp_kb * 1024;
 			}
 	}

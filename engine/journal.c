@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/limits.h"
 
 #define LINE_MAX_LEN (4 * (PV_JTARGET + 3 * PV_JVAL) + 128)
 #define MAX_FIELDS 8
@@ -422,7 +423,7 @@ static int parse_record(struct pv_jlist *l, char **f, int nf, bool first)
 	if (first) {
 		long vmid;
 
-		if (seq != 1 || nf != 3 || pv_parse_long(f[2], 1, 999999999, &vmid) < 0)
+		if (seq != 1 || nf != 3 || pv_parse_long(f[2], PV_VMID_MIN, PV_VMID_MAX, &vmid) < 0)
 			return -1;
 		l->vmid = (int)vmid;
 		return 0;

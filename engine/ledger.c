@@ -9,6 +9,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 #include "common/opts.h"
 #include "conf/cpulist.h"
 
@@ -231,7 +232,7 @@ static int parse_vm(struct pv_ledger *l, char **f, int n)
 	struct pv_lvm v = { 0 };
 	long id;
 
-	if (n != 5 || num(f[1], 1, 999999999, &id) < 0 || pv_ledger_vm(l, (int)id))
+	if (n != 5 || num(f[1], PV_VMID_MIN, PV_VMID_MAX, &id) < 0 || pv_ledger_vm(l, (int)id))
 		return -1;
 	v.vmid = (int)id;
 	if (copy(v.state, sizeof(v.state), f[2]) < 0 || copy(v.cpus, sizeof(v.cpus), f[3]) < 0 ||
@@ -245,7 +246,7 @@ static int parse_sub(struct pv_ledger *l, char **f, int n)
 	struct pv_lvm *v;
 	long id, node, kb, count;
 
-	if (n < 3 || num(f[1], 1, 999999999, &id) < 0 || !(v = pv_ledger_vm(l, (int)id)))
+	if (n < 3 || num(f[1], PV_VMID_MIN, PV_VMID_MAX, &id) < 0 || !(v = pv_ledger_vm(l, (int)id)))
 		return -1;
 	if (!strcmp(f[0], "dev")) {
 		if (n != 3 || v->ndevs >= PV_MAX_DEVS)

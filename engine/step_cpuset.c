@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/limits.h"
 #include "common/opts.h"
 #include "conf/cpulist.h"
 #include "engine/cpuset.h"
@@ -240,7 +241,7 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		}
 		return 1;
 	}
-	snprintf(own, sizeof(own), "qemu.slice/%d.scope", en->vmid);
+	snprintf(own, sizeof(own), PV_QEMU_SCOPE_FMT, en->vmid);
 	if (en->led && strcmp(cg, own)) {
 		rc = r->kind == PV_STEP_PARTCPUS ? hand_over_partition(en, be, cg, r, orig, note, n, e)
 						 : hand_over(en, be, cg, r, orig, note, n, e);

@@ -88,15 +88,9 @@ static int read_thread(pid_t pid, pid_t tid, struct pv_thread *t, struct pv_err 
 	return 0;
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 int pv_threads_list(pid_t pid, struct pv_thread **out, int *n, struct pv_err *e)
 {
-	_cleanup_(closedirp) DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
 	_cleanup_free_ struct pv_thread *v = NULL;
 	char path[PV_PATH_MAX];
 	struct dirent *de;

@@ -22,6 +22,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 #include "common/opts.h"
 #include "conf/bdf.h"
 
@@ -407,21 +408,10 @@ static bool conf_names_hook(const struct inst *in, char *text)
 	return false;
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
-}
-
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 /* VMs of this node whose config names the hookscript, ascending. */
 static int find_refs(const struct inst *in, int *vmids, int *n, struct pv_err *e)
 {
-	_cleanup_(closedirp) DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
 	char dir[PV_PATH_MAX];
 	struct dirent *de;
 
@@ -450,7 +440,7 @@ static int find_refs(const struct inst *in, int *vmids, int *n, struct pv_err *e
 		if (conf_names_hook(in, text))
 			vmids[(*n)++] = vmid;
 	}
-	qsort(vmids, (size_t)*n, sizeof(*vmids), cmp_int);
+	qsort(vmids, (size_t)*n, sizeof(*vmids), pv_cmp_int);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/limits.h"
 #include "common/opts.h"
 #include "conf/cpulist.h"
 #include "irqtune/irqtune.h"
@@ -56,7 +57,7 @@ static int do_cpuset(struct pv_engine *en, const struct pv_plan *p, struct pv_le
 
 	if (!set)
 		return pv_fail(e, ENOMEM, "cpu set");
-	snprintf(own, sizeof(own), "qemu.slice/%d.scope", p->vmid);
+	snprintf(own, sizeof(own), PV_QEMU_SCOPE_FMT, p->vmid);
 	if (!strcmp(a->target, own))
 		return pv_engine_cpuset(en, a->target, a->value, false, e) < 0 ? -1 : 0;
 	if (pv_ledger_host_set(led, 0, set, &any, e) < 0)

@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 
 int pv_irq_bdf_canon(const char *s, char out[PV_BDF_LEN], struct pv_err *e)
 {
@@ -301,20 +302,13 @@ int pv_irq_device_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_er
 	return r;
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
 void pv_irq_sort_unique(int *v, int *n)
 {
 	int k = 0;
 
 	if (*n <= 0)
 		return;
-	qsort(v, (size_t)*n, sizeof(*v), cmp_int);
+	qsort(v, (size_t)*n, sizeof(*v), pv_cmp_int);
 	for (int i = 1; i < *n; i++)
 		if (v[i] != v[k])
 			v[++k] = v[i];
@@ -323,7 +317,7 @@ void pv_irq_sort_unique(int *v, int *n)
 
 static bool in_sorted(const int *v, int n, int x)
 {
-	return n > 0 && bsearch(&x, v, (size_t)n, sizeof(*v), cmp_int) != NULL;
+	return n > 0 && bsearch(&x, v, (size_t)n, sizeof(*v), pv_cmp_int) != NULL;
 }
 
 int pv_irq_scan_device_changes(const char (*bdfs)[PV_BDF_LEN], int nbdf, const int *known,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conf/cpulist.h"
+#include "common/limits.h"
 #include "pinner/plan_internal.h"
 
 /* The VMs' slice becomes a cpuset partition of every CPU but the host's:
@@ -77,7 +78,7 @@ static int post_start(const struct pv_policy *pol, struct pv_plan *p, const char
 
 	if (!(a = add(p, PV_POST_START, PV_ACT_CPUSET)))
 		return -1;
-	snprintf(a->target, sizeof(a->target), "qemu.slice/%d.scope", p->vmid);
+	snprintf(a->target, sizeof(a->target), PV_QEMU_SCOPE_FMT, p->vmid);
 	set_str(a->value, sizeof(a->value), vm);
 	for (int i = 0; i < p->nvcpu; i++) {
 		if (!(a = add(p, PV_POST_START, PV_ACT_PIN_VCPU)))

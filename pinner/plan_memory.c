@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "pinner/plan_internal.h"
 
 static long hugepage_kb(const struct pv_topo *t, const struct pv_policy *pol,
@@ -11,9 +12,9 @@ static long hugepage_kb(const struct pv_topo *t, const struct pv_policy *pol,
 {
 	switch (pol->hugepages) {
 	case PV_HP_1G:
-		return 1048576;
+		return PV_HP_1G_KB;
 	case PV_HP_2M:
-		return 2048;
+		return PV_HP_2M_KB;
 	case PV_HP_OFF:
 		return 0;
 	case PV_HP_AUTO:
@@ -22,7 +23,7 @@ static long hugepage_kb(const struct pv_topo *t, const struct pv_policy *pol,
 	if (vc->hugepages_kb >= 0)
 		return vc->hugepages_kb;
 	/* "any": PVE picks 1G when the memory is a multiple of it. */
-	return t->pdpe1gb && vc->memory_mb % 1024 == 0 ? 1048576 : 2048;
+	return t->pdpe1gb && vc->memory_mb % 1024 == 0 ? PV_HP_1G_KB : PV_HP_2M_KB;
 }
 
 /* vCPUs per host node, in node order; the weights memory is split by. */
@@ -98,7 +99,7 @@ int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
 	p->hp_kb = hugepage_kb(t, pol, vc);
 	if (!p->hp_kb)
 		return 0;
-	if (p->hp_kb == 1048576 && !t->pdpe1gb)
+	if (p->hp_kb == PV_HP_1G_KB && !t->pdpe1gb)
 		return pv_fail(e, 0, "VM %d wants 1 GiB hugepages but this CPU has no pdpe1gb flag: "
 			       "use hugepages: 2 in the VM config", vc->vmid);
 	if ((vc->memory_mb * 1024) % p->hp_kb)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "conf/cpulist.h"
+#include "common/limits.h"
 #include "pinner/plan.h"
 
 static const char *cpus(char *buf, size_t n, hwloc_const_bitmap_t set)
@@ -55,7 +56,7 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 
 		for (int i = 0; i < p->npages; i++)
 			total += p->pages[i].count;
-		fprintf(f, "  memory: %ld x %s hugepages:", total, p->hp_kb == 1048576 ? "1 GiB" : "2 MiB");
+		fprintf(f, "  memory: %ld x %s hugepages:", total, p->hp_kb == PV_HP_1G_KB ? "1 GiB" : "2 MiB");
 		for (int i = 0; i < p->npages; i++)
 			fprintf(f, " node %d: %ld%s", p->pages[i].node, p->pages[i].count,
 				i + 1 < p->npages ? "," : "");
@@ -95,6 +96,6 @@ void pv_plan_print_pve(FILE *f, const struct pv_plan *p)
 		fputc('\n', f);
 	}
 	if (p->hp_kb)
-		fprintf(f, "qm set %d --hugepages %ld\n", p->vmid, p->hp_kb == 1048576 ? 1024L : 2L);
+		fprintf(f, "qm set %d --hugepages %ld\n", p->vmid, p->hp_kb == PV_HP_1G_KB ? 1024L : 2L);
 	fprintf(f, "# and in args:, replace any -smp with: -smp '%s'\n", p->smp);
 }

@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "common/limits.h"
 #include "conf/cpulist.h"
 #include "pinner/topo_internal.h"
 
@@ -153,10 +154,10 @@ static void load_node_pools(struct pv_topo *t)
 		struct pv_err e;
 		const char *at;
 
-		n->hp1g_total = node_hp(n->os, "1048576", "nr_hugepages");
-		n->hp1g_free = node_hp(n->os, "1048576", "free_hugepages");
-		n->hp2m_total = node_hp(n->os, "2048", "nr_hugepages");
-		n->hp2m_free = node_hp(n->os, "2048", "free_hugepages");
+		n->hp1g_total = node_hp(n->os, PV_HP_1G_KB_STR, "nr_hugepages");
+		n->hp1g_free = node_hp(n->os, PV_HP_1G_KB_STR, "free_hugepages");
+		n->hp2m_total = node_hp(n->os, PV_HP_2M_KB_STR, "nr_hugepages");
+		n->hp2m_free = node_hp(n->os, PV_HP_2M_KB_STR, "free_hugepages");
 		if (pv_path(p, sizeof(p), &e, "/sys/devices/system/node/node%u/meminfo", n->os) < 0 ||
 		    pv_read_attr(p, buf, sizeof(buf), &e) <= 0)
 			continue;

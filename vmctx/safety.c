@@ -28,16 +28,10 @@ static const char *dev_on_path(const struct pv_plan *p, const char *real)
 	return NULL;
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 /* A block device and, for dm/md, what it is made of (slaves/). */
 static const char *block_dev(const struct pv_plan *p, const char *sysdir, int depth)
 {
-	_cleanup_(closedirp) DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
 	char real[PATH_MAX], sub[PATH_MAX + 300];
 	const char *hit;
 	struct dirent *de;
@@ -88,7 +82,7 @@ static bool ifname_ok(const char *s)
  * interfaces (bridge ports, bond slaves, VLAN parents). */
 static const char *net_dev(const struct pv_plan *p, const char *ifname, int depth)
 {
-	_cleanup_(closedirp) DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
 	char path[PV_PATH_MAX], real[PATH_MAX];
 	const char *hit;
 	struct dirent *de;
