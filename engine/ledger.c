@@ -288,6 +288,9 @@ int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e)
 	memset(l, 0, sizeof(*l));
 	if (!buf)
 		return pv_fail(e, ENOMEM, "ledger");
+	/* save removes an empty ledger: an empty file is a truncated one */
+	if (!*buf)
+		return pv_fail(e, 0, "ledger:1: not a pvepin ledger (empty)");
 	for (line = buf; *line; line = next) {
 		char *nl = strchr(line, '\n');
 		int n;

@@ -56,6 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pv_err e = { 0 };
 
 	if (pv_ledger_parse(text, &l, &e) == 0) {
+		/* no header, no ledger: an empty (truncated) file is refused */
+		FUZZ_ASSERT(text[0] != '\0');
 		FUZZ_ASSERT(l.nvm >= 0 && (l.nvm == 0 || l.vm));
 		FUZZ_ASSERT(l.nsh >= 0 && (l.nsh == 0 || l.sh));
 		for (int i = 0; i < l.nvm; i++)
