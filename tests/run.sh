@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test: unit binaries, fixture scripts, and (unless VM=0) the
-# real-kernel VM suite. Each prints "NAME: P passed, F failed"; the total is
-# printed last in the same form.
+# real-kernel VM suite. Each prints "NAME: P passed, F failed" (", S skipped"
+# when it could not make some checks here); the total is printed last in the
+# same form, after the tests that skipped. NO_SKIP=1: a skip is a failure.
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.." || exit 2
 P=0 F=0 S=0 broken="" skipped=""
