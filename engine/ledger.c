@@ -289,6 +289,9 @@ int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e)
 	memset(l, 0, sizeof(*l));
 	if (!buf)
 		return pv_fail(e, ENOMEM, "ledger");
+	/* save removes an empty ledger: an empty file is a truncated one */
+	if (!*buf)
+		return pv_fail(e, 0, "ledger:1: not a pvepin ledger (empty)");
 	for (line = buf; *line; line = next) {
 		char *nl = strchr(line, '\n');
 		int n;
@@ -303,8 +306,11 @@ int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e)
 				return pv_fail(e, 0, "ledger:1: not a pvepin ledger");
 			continue;
 		}
-		if (n < 1 || parse_line(l, f, n) < 0)
+		if (n < 1 || parse_line(l, f, n) < 0) {
+			/* a refused ledger holds nothing: callers free only on success */
+			pv_ledger_free(l);
 			return pv_fail(e, 0, "ledger:%d: bad record", lineno);
+		}
 	}
 	return 0;
 }

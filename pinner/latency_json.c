@@ -2,6 +2,7 @@
  * back by `check --latency FILE` and `topo --svg --latency FILE`. The reader
  * is strict JSON for this one document shape; unknown keys are skipped. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,9 +174,10 @@ static int jskip(struct jp *j, int depth)
 
 static int add_cpu(struct jp *j, double v)
 {
-	unsigned c = (unsigned)v;
+	unsigned c;
 
-	if (v < 0 || v >= PV_MAX_CPUS || (double)c != v)
+	/* range first: converting an out-of-range double is undefined */
+	if (v < 0 || v >= PV_MAX_CPUS || (double)(c = (unsigned)v) != v)
 		return jfail(j, "bad CPU number");
 	if (j->ncpus && c <= j->cpus[j->ncpus - 1])
 		return jfail(j, "CPUs not in ascending order");
@@ -256,12 +258,15 @@ static int parse_ns(struct jp *j)
 	return expect(j, ']');
 }
 
+/* A count: rounds, samples, unmeasured pairs. */
 static int parse_int_field(struct jp *j, long *out)
 {
 	double v;
 
 	if (jnumber(j, &v) < 0)
 		return -1;
+	if (v < 0 || v > INT_MAX || (double)(long)v != v)
+		return jfail(j, "bad count");
 	*out = (long)v;
 	return 0;
 }

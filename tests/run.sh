@@ -1,10 +1,11 @@
 #!/bin/sh
 # Runs every test: unit binaries, fixture scripts, and (unless VM=0) the
-# real-kernel VM suite. Each prints "NAME: P passed, F failed"; the total is
-# printed last in the same form.
+# real-kernel VM suite. Each prints "NAME: P passed, F failed" (", S skipped"
+# when it could not make some checks here); the total is printed last in the
+# same form, after the tests that skipped. NO_SKIP=1: a skip is a failure.
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.." || exit 2
-P=0 F=0 broken=""
+P=0 F=0 S=0 broken="" skipped=""
 tally() { # name, output file, exit code
 	line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
 	if [ -z "$line" ]; then
@@ -13,6 +14,11 @@ tally() { # name, output file, exit code
 	p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
 	f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
 	P=$((P + p)); F=$((F + f))
+	# a skip is no pass: counted, and the test named at the end
+	case $line in *skipped*)
+		s=$(echo "$line" | sed -E 's/.* ([0-9]+) skipped.*/\1/')
+		S=$((S + s)); skipped="$skipped $1($s)" ;;
+	esac
 	if [ "$f" != 0 ] || [ "$3" != 0 ]; then
 		grep -E '^not ok' "$2"; [ "$f" = 0 ] && F=$((F + 1)) && broken="$broken $1(rc=$3)"
 	fi
@@ -36,5 +42,6 @@ if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?
 fi
 [ -n "$broken" ] && echo "broken:$broken"
-echo "total: $P passed, $F failed"
+[ -n "$skipped" ] && echo "skipped:$skipped"
+echo "total: $P passed, $F failed$([ "$S" = 0 ] || echo ", $S skipped")"
 [ "$F" = 0 ]

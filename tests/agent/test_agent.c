@@ -305,7 +305,7 @@ static void test_live(void)
 	pid_t other;
 
 	if (pv_cn_open(getpid(), 500, &fd, &e) < 0) {
-		printf("# skip live proc connector: %s\n", e.msg);
+		SKIP("live proc connector: %s", e.msg);
 		return;
 	}
 	/* noise: a child process and its own child are no threads of ours */
@@ -315,8 +315,10 @@ static void test_live(void)
 		_exit(0);
 	}
 	waitpid(other, NULL, 0);
-	if (pipe(pfd) < 0)
+	if (pipe(pfd) < 0) {
+		CHECK(0, "pipe: %s", strerror(errno));
 		return;
+	}
 	go_fd = pfd[0];
 	pthread_create(&t, NULL, named_thread, NULL);
 	for (int i = 0; i < 50 && (!s.thread || !s.comm); i++) {

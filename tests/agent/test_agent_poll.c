@@ -188,7 +188,7 @@ int main(void)
 	int lock;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || sched_getcpu() < 0) {
-		printf("# skip: needs 2 CPUs\n");
+		SKIP("needs 2 CPUs");
 		return tap_done("test_agent_poll");
 	}
 	setup_root();

@@ -362,7 +362,7 @@ if [ -n "$KREAL" ]; then
 	echo "blacklist nouveau" > $R/etc/modprobe.d/blacklist.conf; run real-nv
 	expect_lv "real index: blacklist nouveau only keeps it off the passthrough GPU" real-nv blacklist ok "keeps nouveau off 0000:81:00.0 only"
 else
-	pass "real module index test skipped: no /lib/modules/*/modules.alias here"
+	skip "real module index" "no /lib/modules/*/modules.alias here (package linux-image-amd64)"
 fi
 
 # --- option ROMs --------------------------------------------------------------

@@ -244,11 +244,17 @@ static void test_check(const struct pv_topo *seed, const struct pv_topo *epyc)
 static void test_check_file(const struct pv_topo *seed)
 {
 	static struct pv_report r;
-	char path[] = "/tmp/pvepin-latXXXXXX";
-	int fd = mkstemp(path);
-	FILE *f = fdopen(fd, "w");
+	char path[256];
+	int fd;
+	FILE *f;
 	struct pv_lat m;
 
+	snprintf(path, sizeof(path), "%s/pvepin-latXXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	fd = mkstemp(path);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	CHECK(f != NULL, "scratch file %s", path);
+	if (!f)
+		return;
 	synth(&m, seed, merged, NULL);
 	pv_latency_json(f, &m);
 	fclose(f);
@@ -262,10 +268,9 @@ static void test_check_file(const struct pv_topo *seed)
 	CHECK(strstr(msg_of(&r, "latency-file"), path) != NULL, "names the file: %s",
 	      msg_of(&r, "latency-file"));
 	memset(&r, 0, sizeof(r));
-	if (pv_latency_parse(&m, "{\"cpus\":[3]}", &(struct pv_err){ 0 }) == 0) {
-		pv_latency_check_matrix(seed, &m, &r);
-		pv_latency_free(&m);
-	}
+	CHECK(pv_latency_parse(&m, "{\"cpus\":[3]}", &(struct pv_err){ 0 }) == 0, "one-CPU file");
+	pv_latency_check_matrix(seed, &m, &r);
+	pv_latency_free(&m);
 	CHECK_INT(count(&r, "latency", PV_WARN), 1);
 }
 
@@ -278,6 +283,10 @@ static void test_json(const struct pv_topo *seed)
 		"{\"cpus\":[0,1],\"ns\":[[null,1],[1,null]]} x", "{\"cpus\":[0,1]}",
 		"{\"cpus\":[0.5]}", "{\"cpus\":[0,1],\"ns\":[[null,nan],[1,null]]}",
 		"{\"model\":\"a\\q\",\"cpus\":[0]}", "{\"cpus\":[99999]}",
+		/* found by tests/fuzz/fuzz_latency.c: out of unsigned range */
+		"{\"cpus\":[2,9333333333333]}", "{\"cpus\":[-1e14]}",
+		"{\"rounds\":-1,\"cpus\":[0]}", "{\"samples\":1e12,\"cpus\":[0]}",
+		"{\"unmeasured\":0.5,\"cpus\":[0]}",
 	};
 	struct pv_lat m, back;
 	struct pv_err e = { 0 };

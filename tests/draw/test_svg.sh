@@ -287,6 +287,8 @@ if command -v taskset > /dev/null; then
 	expect_eq "one CPU: exits 0" "$?" 0
 	expect_grep "one CPU: says there is nothing to measure" "nothing to measure" "$TMP/err"
 	expect_grep "one CPU: an empty matrix" "\"cpus\":\[$first\]," "$TMP/one.json"
+else
+	skip "topo --latency on one CPU" "no taskset (util-linux)"
 fi
 expect_rc "--latency measuring refuses --topology" 1 $PVEPIN --topology $S/tr7970x.xml topo --latency
 expect_rc "--seconds needs --latency" 2 $PVEPIN topo --seconds 3

@@ -268,7 +268,7 @@ static void test_pins(const struct pv_policy *pol)
 	int n;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-		printf("# skipped pins: one CPU\n");
+		SKIP("thread pins: one CPU");
 		return;
 	}
 	tid_cpus(getpid(), all, sizeof(all));

@@ -37,10 +37,11 @@ static int fake_writer(void *ctx, const char *path, const char *old, const char 
 	char now[256] = "";
 	FILE *fp;
 
-	/* the old value handed to the engine is what the file holds */
-	if (pv_read_file(path, now, sizeof(now), NULL) >= 0)
-		CHECK(old && strcmp(old, now) == 0, "%s: old '%s' but the file holds '%s'", path,
-		      old ? old : "(null)", now);
+	/* the old value handed to the engine is what the file holds; every
+	 * file written was planted by the test, so an unreadable one is a bug */
+	CHECK(pv_read_file(path, now, sizeof(now), NULL) >= 0, "%s: unreadable", path);
+	CHECK(old && strcmp(old, now) == 0, "%s: old '%s' but the file holds '%s'", path,
+	      old ? old : "(null)", now);
 
 	for (int i = 0; i < f->nfail; i++)
 		if (f->fail_irq[i] == irq)
