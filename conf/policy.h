@@ -1,4 +1,4 @@
-/* The per-VM policy ini (DESIGN.md "Policy file"). */
+/* The per-VM policy ini (doc/DESIGN.md "Policy file"). */
 #pragma once
 #include <hwloc.h>
 #include <stdbool.h>
@@ -42,7 +42,7 @@ struct pv_policy {
 	char governor[32];  /* "" = leave governors alone */
 };
 
-/* Built-in defaults, as DESIGN.md lists them. */
+/* Built-in defaults, as doc/DESIGN.md "Policy file" lists them. */
 void pv_policy_defaults(struct pv_policy *p);
 
 /* Parse ini text (name is used in "name:line: ..." errors). On error nothing

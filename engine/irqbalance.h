@@ -55,7 +55,7 @@ int pv_irqb_get_banned_irqs(int *irqs, int max, int *n, bool *running, int timeo
 			    struct pv_err *e);
 int pv_irqb_set_banned_irqs(const int *irqs, int n, int timeout_ms, struct pv_err *e);
 
-/* irqbalance cooperation (DESIGN.md "Kernel facts"). get: *running says
+/* irqbalance cooperation (doc/DESIGN.md "Kernel facts"). get: *running says
  * whether an irqbalance answers; buf gets its banned CPUs as a cpu list
  * ("" for none). set: "settings cpus <list>", or NULL to hand the choice
  * back to irqbalance (isolcpus/nohz_full/IRQBALANCE_BANNED_CPULIST).

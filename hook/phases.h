@@ -1,4 +1,4 @@
-/* The four hookscript phases (DESIGN.md "What each phase does") and
+/* The four hookscript phases (doc/DESIGN.md "What each phase does") and
  * restore. Each runs under the lock, loads the host, policy, VM config and
  * ledger once, plans, and hands that phase's actions to the engine. */
 #pragma once

@@ -50,7 +50,7 @@ struct pv_plan_gnuma {
 	long memory_mb;
 };
 
-/* The closed set of host changes (DESIGN.md "Architecture"). */
+/* The closed set of host changes (doc/DESIGN.md "Actions and steps"). */
 enum pv_act_kind {
 	PV_ACT_VFIO_BIND,   /* target=bdf: driver_override+unbind+drivers_probe */
 	PV_ACT_HUGEPAGES,   /* node, count (pages wanted for this VM), size_kb */
@@ -106,7 +106,7 @@ struct pv_plan {
 	int nact;
 	char warn[PV_MAX_WARN][256];
 	int nwarn;
-	/* Safety refusals (DESIGN.md "Safety rules"): pre-start refuses to
+	/* Safety refusals (doc/DESIGN.md "Safety rules"): pre-start refuses to
 	 * run while any is set, unless --force. */
 	char refuse[PV_MAX_WARN][256];
 	int nrefuse;
@@ -121,7 +121,7 @@ int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
 		 struct pv_plan *p, struct pv_err *e);
 void pv_plan_free(struct pv_plan *p);
 
-/* Emit DESIGN.md's stable `plan --json` document. */
+/* Emit the stable `plan --json` document (doc/DESIGN.md "plan --json"). */
 int pv_plan_json(FILE *f, const struct pv_plan *p, const struct pv_topo *t);
 /* Human text and the matching `qm set` lines. */
 void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t);

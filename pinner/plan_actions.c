@@ -1,4 +1,4 @@
-/* The plan as a list of intents from DESIGN.md's closed set, tagged with
+/* The plan as a list of intents of doc/DESIGN.md "Actions and steps", tagged with
  * the phase that carries them out. hook/ turns them into journaled steps. */
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* `plan --json`: the stable schema of DESIGN.md (fields may be added,
+/* `plan --json`: the stable schema of doc/DESIGN.md "plan --json" (fields may be added,
  * never renamed or removed). */
 #include <stdio.h>
 

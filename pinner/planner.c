@@ -1,5 +1,5 @@
 /* The planner: a pure function of (topology, policy, VM config, claims).
- * Placement rules come from the seed guide's benchmark runs (DESIGN.md
+ * Placement rules come from the seed guide's benchmark runs (doc/DESIGN.md
  * "The planner"). Devices, memory and actions are in plan_*.c. */
 #include "pinner/plan.h"
 

@@ -1,4 +1,4 @@
-/* Safety refusals of pre-start (DESIGN.md "Safety rules") that need the
+/* Safety refusals of pre-start (doc/DESIGN.md "Safety rules") that need the
  * live host: the device holding the root filesystem's storage, the
  * default-route NIC, the only console. The planner adds its own (partial
  * IOMMU groups). */

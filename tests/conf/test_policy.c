@@ -54,7 +54,7 @@ static void test_defaults(void)
 	CHECK_STR(pv_mode_name(PV_MODE_WORKSTATION), "workstation");
 	pv_policy_free(&pol);
 
-	/* DESIGN.md's example file is valid and means the defaults */
+	/* doc/DESIGN.md "Policy file": its example is valid and means the defaults */
 	CHECK(parse("[vm]\nmode = gaming            ; gaming | workstation | manual\n"
 		    "vcpus = auto             ; auto | count | cpu list (manual)\n"
 		    "prefer = cache           ; cache | frequency  (asymmetric L3 parts)\n"

@@ -5,7 +5,7 @@
 #
 # The PVE simulator: pve_conf/pve_policy write /etc/pve files, pve_start /
 # pve_stop / pve_crash run the hook phases around a fakeqemu the way
-# qemu-server does (see DESIGN.md "Facts about PVE").
+# qemu-server does (see doc/DESIGN.md "Facts about PVE").
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 T_FAIL=0
 CG=/sys/fs/cgroup
