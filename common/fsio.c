@@ -33,10 +33,31 @@ int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 	return 0;
 }
 
+/* After a full buffer: 0 if only line ends follow (a 15-character comm
+ * and its newline fill a 16-byte buffer exactly), 1 if more text does, -1
+ * if the read fails. Truncating silently would hand callers a different
+ * value (a cpulist cut mid-range still parses). */
+static int more_than_newlines(int fd)
+{
+	char c;
+
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : 0;
+		if (c != '\n' && c != '\r')
+			return 1;
+	}
+}
+
 static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struct pv_err *e)
 {
 	_cleanup_close_ int fd = -1;
 	size_t off = 0;
+	int more;
 
 	if (n == 0)
 		return pv_fail(e, EINVAL, "read %s: no buffer", path);
@@ -57,6 +78,10 @@ static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struc
 		if (attr && off < n - 1)
 			break;
 	}
+	if (off == n - 1 && (more = more_than_newlines(fd)) != 0)
+		return more < 0 ? pv_fail(e, errno, "read %s", path)
+				: pv_fail(e, EOVERFLOW, "read %s: value longer than %zu bytes",
+					  path, n - 1);
 	while (off > 0 && (buf[off - 1] == '\n' || buf[off - 1] == '\r'))
 		off--;
 	buf[off] = '\0';

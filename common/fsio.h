@@ -14,7 +14,8 @@ int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Read a whole small file (sysfs attribute) at an already-rooted path;
- * trailing newlines are stripped. Returns its length or -1. */
+ * trailing newlines are stripped. Returns its length or -1; a value that
+ * does not fit in n - 1 bytes is an error (EOVERFLOW), never truncated. */
 ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e);
 /* pv_read_file for a kernel attribute (sysfs, or a one-record procfs file
  * like /proc/irq/N/smp_affinity_list), which one read() returns whole:
