@@ -176,6 +176,77 @@ int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e)
 	return 0;
 }
 
+int pv_check_root_dir(const char *path, struct pv_err *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return pv_fail(e, errno, "stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return pv_fail(e, 0, "refusing %s: not a directory%s (fix: remove it)", path,
+			       S_ISLNK(st.st_mode) ? " but a symbolic link" : "");
+	if (st.st_uid != 0)
+		return pv_fail(e, 0, "refusing %s: owned by uid %u, not root (fix: chown root:root %s)",
+			       path, (unsigned)st.st_uid, path);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return pv_fail(e, 0, "refusing %s: writable by group or others (mode %04o) "
+			       "(fix: chmod go-w %s)", path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, struct pv_err *e)
+{
+	char dir[PV_PATH_MAX], tmp[NAME_MAX + 1];
+	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int fd = -1;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+
+	if (!*base || strlen(path) >= sizeof(dir) ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", base) >= (int)sizeof(tmp))
+		return pv_fail(e, ENAMETOOLONG, "save %s", path);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return pv_fail(e, errno, "open %s", dir);
+	/* a stale tmp (a crash) or a planted link: the name is removed, never followed */
+	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
+		return pv_fail(e, errno, "remove %s%s", dir, tmp);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return pv_fail(e, errno, "create %s%s", dir, tmp);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+		int err = errno;
+
+		fd = -1;
+		unlinkat(dfd, tmp, 0);
+		return pv_fail(e, err, "write %s%s", dir, tmp);
+	}
+	fd = -1;
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		int err = errno;
+
+		unlinkat(dfd, tmp, 0);
+		return pv_fail(e, err, "rename %s%s to %s", dir, tmp, path);
+	}
+	return 0;
+}
+
 int pv_exists(const char *path)
 {
 	struct stat st;

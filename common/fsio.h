@@ -34,6 +34,17 @@ char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_e
  * or -1 with e->errnum == ENOENT when the link does not exist. */
 int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e);
 
+/* Refuse a directory that someone other than root could change: not a
+ * directory (a symlink is not followed), not owned by uid 0, or group or
+ * other writable. The message says what is wrong and the fix. */
+int pv_check_root_dir(const char *path, struct pv_err *e);
+
+/* Replace path with data, mode bits mode: written to "<path>.tmp" created
+ * with O_EXCL | O_NOFOLLOW in the directory's fd, then renamed over path
+ * (a symlink at either name is replaced, never followed). For pvepin's own
+ * files under /run/pvepin, not for host attributes (engine/attr.h). */
+int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, struct pv_err *e);
+
 /* 1 if the rooted path exists, 0 if not. */
 int pv_exists(const char *path);
 

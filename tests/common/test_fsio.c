@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fsio.h"
@@ -70,6 +71,62 @@ static void too_long(reader rd, const char *what)
 	printf("# %s: longer values are reported\n", what);
 }
 
+/* pv_save_file: a planted link at the tmp name or at the name itself is
+ * replaced, the file it points to is never written. */
+static void save(void)
+{
+	char path[300], tmp[310], victim[300], buf[64];
+	struct pv_err e = { 0 };
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/100.topology.xml", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(victim, sizeof(victim), "%s", put("victim", "precious\n"));
+	CHECK(symlink(victim, tmp) == 0, "symlink");
+	CHECK(symlink(victim, path) == 0, "symlink");
+	CHECK_INT(pv_save_file(path, "<xml/>\n", 7, 0600, &e), 0);
+	CHECK_INT(pv_read_file(victim, buf, sizeof(buf), NULL), 8);
+	CHECK_STR(buf, "precious");
+	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600,
+	      "a regular 0600 file replaced the link");
+	CHECK_INT(pv_read_file(path, buf, sizeof(buf), NULL), 6);
+	CHECK_STR(buf, "<xml/>");
+	CHECK(lstat(tmp, &st) < 0 && errno == ENOENT, "no tmp left behind");
+	CHECK_INT(pv_save_file("/nonexistent-dir/x", "a", 1, 0600, &e), -1);
+	CHECK(strstr(e.msg, "/nonexistent-dir") != NULL, "%s", e.msg);
+}
+
+/* pv_check_root_dir: only a root-owned directory nobody else can write */
+static void root_dir(void)
+{
+	char d[300], link[310];
+	struct pv_err e = { 0 };
+
+	snprintf(d, sizeof(d), "%s/run", dir);
+	CHECK(mkdir(d, 0700) == 0, "mkdir");
+	if (geteuid() != 0) {
+		printf("not ok root_dir: needs root (chown)\n");
+		tap_fail++;
+		return;
+	}
+	CHECK(chown(d, 0, 0) == 0, "chown");
+	CHECK_INT(pv_check_root_dir(d, &e), 0);
+	CHECK(chmod(d, 0777) == 0, "chmod");
+	CHECK_INT(pv_check_root_dir(d, &e), -1);
+	CHECK(strstr(e.msg, "writable by group or others (mode 0777)") && strstr(e.msg, "chmod go-w"),
+	      "%s", e.msg);
+	CHECK(chmod(d, 0720) == 0, "chmod");
+	CHECK_INT(pv_check_root_dir(d, &e), -1);
+	CHECK(chmod(d, 0755) == 0 && chown(d, 65534, 0) == 0, "chown");
+	CHECK_INT(pv_check_root_dir(d, &e), -1);
+	CHECK(strstr(e.msg, "owned by uid 65534, not root") != NULL, "%s", e.msg);
+	CHECK(chown(d, 0, 0) == 0, "chown");
+	snprintf(link, sizeof(link), "%s/runlink", dir);
+	CHECK(symlink(d, link) == 0, "symlink");
+	CHECK_INT(pv_check_root_dir(link, &e), -1);
+	CHECK(strstr(e.msg, "symbolic link") != NULL, "%s", e.msg);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -80,6 +137,8 @@ int main(void)
 	fits(pv_read_attr, "pv_read_attr");
 	too_long(pv_read_file, "pv_read_file");
 	too_long(pv_read_attr, "pv_read_attr");
+	save();
+	root_dir();
 	{
 		/* sysfs and procfs semantics, not a regular file: a real
 		 * kernel attribute longer than the buffer */
