@@ -39,6 +39,18 @@ $(BUILD)/pvepin: $(BUILD)/hook/main.o $(BUILD)/libpvepin.a
 pvepin: $(BUILD)/pvepin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
+# The test build: the same objects but common/testknob.c compiled with
+# -DPVEPIN_TEST_BUILD, which reads the PVEPIN_* fault knobs and keeps the
+# environment (common/testknob.h). make check and the VM suite run it;
+# ./pvepin, install, bench and the .deb are the release build, which ignores
+# them. Linked before the archive, its object is the one used.
+$(BUILD)/test/common/testknob.o: common/testknob.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DPVEPIN_TEST_BUILD $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/pvepin-test: $(BUILD)/hook/main.o $(BUILD)/test/common/testknob.o $(BUILD)/libpvepin.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libpvepin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
@@ -52,10 +64,11 @@ helpers: $(HELPER_BINS)
 
 # The README's test command. Fixture and unit tests always; the real-kernel
 # VM suite too unless VM=0 (it needs qemu-system-x86 and a Debian kernel).
-# The binary under test is $(BUILD)'s: `make asan` tests build-asan/pvepin
-# and leaves ./pvepin (what install, bench and demo use) as it was.
-check: lint $(if $(filter build,$(BUILD)),pvepin) $(BUILD)/pvepin $(UNIT_BINS) $(HELPER_BINS)
-	PVEPIN=$(BUILD)/pvepin BUILD=$(BUILD) LAYERS="$(LAYERS)" sh tests/run.sh
+# The binary under test is $(BUILD)'s test build (pvepin-test; the release
+# $(BUILD)/pvepin for the checks that it ignores the knobs): `make asan`
+# tests build-asan's and leaves ./pvepin (install, bench, demo) as it was.
+check: lint $(if $(filter build,$(BUILD)),pvepin) $(BUILD)/pvepin $(BUILD)/pvepin-test $(UNIT_BINS) $(HELPER_BINS)
+	PVEPIN=$(BUILD)/pvepin-test PVEPIN_RELEASE=$(BUILD)/pvepin BUILD=$(BUILD) LAYERS="$(LAYERS)" sh tests/run.sh
 
 # The include direction and "only engine/ changes the host", from the source.
 lint:
@@ -92,8 +105,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libpvepin.a
 bench: pvepin $(BUILD)/bench/bench_plan
 	BUILD=$(BUILD) sh bench/run.sh
 
-vmcheck: pvepin $(HELPER_BINS)
-	sh tests/vm/run.sh
+vmcheck: $(BUILD)/pvepin-test $(HELPER_BINS)
+	PVEPIN=$(BUILD)/pvepin-test BUILD=$(BUILD) sh tests/vm/run.sh
 
 # PVE 9 is Debian 13: build and test there too, in a debootstrapped chroot
 check-debian13:

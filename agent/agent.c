@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/fsio.h"
 #include "common/opts.h"
+#include "common/testknob.h"
 #include "engine/threads.h"
 #include "agent/agent_int.h"
 #include "engine/journal.h"
@@ -299,7 +300,6 @@ static int watch_threads(struct pv_agent *a, struct pv_err *e)
 {
 	char path[PV_PATH_MAX];
 	struct pv_err why = { 0 };
-	const char *no = getenv("PVEPIN_AGENT_NOEVENTS");
 
 	snprintf(a->mode, sizeof(a->mode), "none");
 	if (!a->pins)
@@ -312,7 +312,7 @@ static int watch_threads(struct pv_agent *a, struct pv_err *e)
 		snprintf(a->why, sizeof(a->why), "QEMU (pid %d) ended", a->qemu);
 		return 1;
 	}
-	if (no && *no && strcmp(no, "0")) {
+	if (pv_test_flag("PVEPIN_AGENT_NOEVENTS")) { /* test builds only */
 		snprintf(why.msg, sizeof(why.msg), "PVEPIN_AGENT_NOEVENTS is set");
 	} else if (pv_cn_open(a->qemu, 300, &a->cn, &why) == 0) {
 		snprintf(a->mode, sizeof(a->mode), "proc-connector");

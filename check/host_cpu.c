@@ -74,9 +74,17 @@ static void check_irqbalance(struct pv_report *r)
 {
 	struct pv_irqb ib;
 	struct pv_err e = { 0 };
+	pid_t named;
 
 	if (pv_irqb_find(&ib, &e) < 0) {
 		pv_report_add(r, PV_WARN, "irqbalance", "cannot tell whether irqbalance runs: %s", e.msg);
+	} else if (!ib.running && (named = pv_irqb_named_process()) > 0) {
+		pv_report_add(r, PV_WARN, "irqbalance",
+			      "a process named irqbalance runs (pid %d) but no root-owned socket in "
+			      "/run/irqbalance or on its abstract address answers here: under the unit's "
+			      "PrivateNetwork=yes the fallback is out of reach, and irqbalance then moves the "
+			      "VM's IRQs back every 10 s: `systemctl edit irqbalance`, add [Service] "
+			      "RuntimeDirectory=irqbalance, `systemctl restart irqbalance`", (int)named);
 	} else if (!ib.running) {
 		pv_report_add(r, PV_OK, "irqbalance", "irqbalance is not running: the IRQ affinities pvepin sets "
 			      "stay as set");

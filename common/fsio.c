@@ -33,10 +33,31 @@ int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 	return 0;
 }
 
+/* After a full buffer: 0 if only line ends follow (a 15-character comm
+ * and its newline fill a 16-byte buffer exactly), 1 if more text does, -1
+ * if the read fails. Truncating silently would hand callers a different
+ * value (a cpulist cut mid-range still parses). */
+static int more_than_newlines(int fd)
+{
+	char c;
+
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : 0;
+		if (c != '\n' && c != '\r')
+			return 1;
+	}
+}
+
 static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struct pv_err *e)
 {
 	_cleanup_close_ int fd = -1;
 	size_t off = 0;
+	int more;
 
 	if (n == 0)
 		return pv_fail(e, EINVAL, "read %s: no buffer", path);
@@ -57,6 +78,10 @@ static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struc
 		if (attr && off < n - 1)
 			break;
 	}
+	if (off == n - 1 && (more = more_than_newlines(fd)) != 0)
+		return more < 0 ? pv_fail(e, errno, "read %s", path)
+				: pv_fail(e, EOVERFLOW, "read %s: value longer than %zu bytes",
+					  path, n - 1);
 	while (off > 0 && (buf[off - 1] == '\n' || buf[off - 1] == '\r'))
 		off--;
 	buf[off] = '\0';
@@ -148,6 +173,77 @@ int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e)
 	if (strlen(base) >= n)
 		return pv_fail(e, ENAMETOOLONG, "readlink %s", path);
 	strcpy(buf, base);
+	return 0;
+}
+
+int pv_check_root_dir(const char *path, struct pv_err *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return pv_fail(e, errno, "stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return pv_fail(e, 0, "refusing %s: not a directory%s (fix: remove it)", path,
+			       S_ISLNK(st.st_mode) ? " but a symbolic link" : "");
+	if (st.st_uid != 0)
+		return pv_fail(e, 0, "refusing %s: owned by uid %u, not root (fix: chown root:root %s)",
+			       path, (unsigned)st.st_uid, path);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return pv_fail(e, 0, "refusing %s: writable by group or others (mode %04o) "
+			       "(fix: chmod go-w %s)", path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, struct pv_err *e)
+{
+	char dir[PV_PATH_MAX], tmp[NAME_MAX + 1];
+	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int fd = -1;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+
+	if (!*base || strlen(path) >= sizeof(dir) ||
+	    snprintf(tmp, sizeof(tmp), "%s.tmp", base) >= (int)sizeof(tmp))
+		return pv_fail(e, ENAMETOOLONG, "save %s", path);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return pv_fail(e, errno, "open %s", dir);
+	/* a stale tmp (a crash) or a planted link: the name is removed, never followed */
+	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
+		return pv_fail(e, errno, "remove %s%s", dir, tmp);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return pv_fail(e, errno, "create %s%s", dir, tmp);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+		int err = errno;
+
+		fd = -1;
+		unlinkat(dfd, tmp, 0);
+		return pv_fail(e, err, "write %s%s", dir, tmp);
+	}
+	fd = -1;
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		int err = errno;
+
+		unlinkat(dfd, tmp, 0);
+		return pv_fail(e, err, "rename %s%s to %s", dir, tmp, path);
+	}
 	return 0;
 }
 

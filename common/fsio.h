@@ -14,7 +14,8 @@ int pv_path(char *buf, size_t n, struct pv_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Read a whole small file (sysfs attribute) at an already-rooted path;
- * trailing newlines are stripped. Returns its length or -1. */
+ * trailing newlines are stripped. Returns its length or -1; a value that
+ * does not fit in n - 1 bytes is an error (EOVERFLOW), never truncated. */
 ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e);
 /* pv_read_file for a kernel attribute (sysfs, or a one-record procfs file
  * like /proc/irq/N/smp_affinity_list), which one read() returns whole:
@@ -32,6 +33,17 @@ char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_e
 /* Basename of a symlink's target ("vfio-pci" for .../driver). Returns 0,
  * or -1 with e->errnum == ENOENT when the link does not exist. */
 int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e);
+
+/* Refuse a directory that someone other than root could change: not a
+ * directory (a symlink is not followed), not owned by uid 0, or group or
+ * other writable. The message says what is wrong and the fix. */
+int pv_check_root_dir(const char *path, struct pv_err *e);
+
+/* Replace path with data, mode bits mode: written to "<path>.tmp" created
+ * with O_EXCL | O_NOFOLLOW in the directory's fd, then renamed over path
+ * (a symlink at either name is replaced, never followed). For pvepin's own
+ * files under /run/pvepin, not for host attributes (engine/attr.h). */
+int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, struct pv_err *e);
 
 /* 1 if the rooted path exists, 0 if not. */
 int pv_exists(const char *path);

@@ -237,6 +237,18 @@ int pv_policy_parse_string(const char *text, const char *name, struct pv_policy 
 	return ps.err_line ? -1 : 0;
 }
 
+static int check_regular(int fd, const char *path, struct pv_err *e)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return pv_fail(e, errno, "stat %s", path);
+	if (!S_ISREG(st.st_mode))
+		return pv_fail(e, 0, "refusing policy %s: not a regular file (fix: put a file there)",
+			       path);
+	return 0;
+}
+
 /* Refuse a policy someone other than root could have written: it decides
  * which devices get unbound and which CPUs the host gives up. */
 static int check_owner_of(int fd, const char *path, struct pv_err *e)
@@ -245,8 +257,6 @@ static int check_owner_of(int fd, const char *path, struct pv_err *e)
 
 	if (fstat(fd, &st) < 0)
 		return pv_fail(e, errno, "stat %s", path);
-	if (!S_ISREG(st.st_mode))
-		return pv_fail(e, 0, "policy %s is not a regular file", path);
 	if (st.st_uid != 0)
 		return pv_fail(e, 0, "refusing policy %s: owned by uid %u, not root (fix: chown root:root %s)",
 			       path, (unsigned)st.st_uid, path);
@@ -279,12 +289,16 @@ static int load_file(const char *path, bool required, bool check_owner,
 
 	if (strlen(path) >= sizeof(p->source))
 		return pv_fail(e, ENAMETOOLONG, "policy %.64s", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* no symlink, and no blocking on a FIFO while pre-start holds the lock */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && !required)
 		return 1;
+	if (fd < 0 && errno == ELOOP)
+		return pv_fail(e, 0, "refusing policy %s: a symbolic link (fix: put the file itself there)",
+			       path);
 	if (fd < 0)
 		return pv_fail(e, errno, "open policy %s", path);
-	if (check_owner && check_owner_of(fd, path, e) < 0)
+	if (check_regular(fd, path, e) < 0 || (check_owner && check_owner_of(fd, path, e) < 0))
 		return -1;
 	text = read_fd(fd, path, e);
 	if (!text)

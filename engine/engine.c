@@ -10,6 +10,7 @@
 #include "common/fsio.h"
 #include "engine/attr.h"
 #include "common/opts.h"
+#include "common/testknob.h"
 #include "engine/steps.h"
 
 static const struct pv_step_ops *const ops[PV_STEP__N] = {
@@ -21,14 +22,6 @@ static const struct pv_step_ops *const ops[PV_STEP__N] = {
 	[PV_STEP_PARTCPUS] = &pv_step_partcpus,
 };
 
-static long env_num(const char *name)
-{
-	const char *s = getenv(name);
-	long v;
-
-	return s && pv_parse_long(s, 1, 1L << 30, &v) == 0 ? v : 0;
-}
-
 int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_ledger *led,
 		   struct pv_err *e)
 {
@@ -37,9 +30,10 @@ int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_l
 	en->phase = ph;
 	en->led = led;
 	en->j.fd = -1;
-	en->fault_at = env_num("PVEPIN_FAULT_AT");
-	en->kill_at = env_num("PVEPIN_KILL_AT");
-	en->kill_undo_at = env_num("PVEPIN_KILL_UNDO_AT");
+	/* fault injection: test builds only (common/testknob.h) */
+	en->fault_at = pv_test_knob("PVEPIN_FAULT_AT");
+	en->kill_at = pv_test_knob("PVEPIN_KILL_AT");
+	en->kill_undo_at = pv_test_knob("PVEPIN_KILL_UNDO_AT");
 	en->first_seq = LONG_MAX;
 	return 0;
 }

@@ -5,7 +5,8 @@
  * shows what pvepin wrote (compare-and-swap); anything changed since by
  * someone else is left alone and said so.
  *
- * Fault injection for tests (counted per process, 1-based):
+ * Fault injection, read by test builds only (common/testknob.h; counted
+ * per process, 1-based):
  *   PVEPIN_FAULT_AT=k      the k-th step fails after its record, before it runs
  *   PVEPIN_KILL_AT=k       _exit(137) after the k-th step ran, before its done mark
  *   PVEPIN_KILL_UNDO_AT=k  _exit(137) after the k-th undo ran, before its mark */

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,14 +20,19 @@
 
 #define SETUP_MAX (64 * 1024)
 
-static bool pid_is_irqbalance(long pid)
+/* Only root (pvepin itself runs as root: its euid, for tests run by a
+ * user) may have made the socket, its directory or its listener. */
+static bool trusted_uid(uid_t uid)
 {
-	char path[PV_PATH_MAX], comm[32];
+	return uid == 0 || uid == geteuid();
+}
 
-	if (pv_path(path, sizeof(path), NULL, "/proc/%ld/comm", pid) < 0 ||
-	    pv_read_file(path, comm, sizeof(comm), NULL) < 0)
-		return false;
-	return strcmp(comm, "irqbalance") == 0;
+/* A socket file outlives a crashed daemon: its pid must still exist. */
+static bool pid_alive(long pid)
+{
+	char path[PV_PATH_MAX];
+
+	return pv_path(path, sizeof(path), NULL, "/proc/%ld", pid) == 0 && pv_exists(path);
 }
 
 /* "irqbalance<pid>.sock" -> pid, or -1. */
@@ -59,13 +65,33 @@ static int use_socket_file(struct pv_irqb *ib, const char *dir, const char *name
 		return pv_fail(e, ENAMETOOLONG,
 			       "irqbalance socket %s/%s: longer than a unix socket address", dir,
 			       name);
-	if (stat(ib->path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+	/* not followed if a link; a socket someone else made is not irqbalance's */
+	if (lstat(ib->path, &st) < 0 || !S_ISSOCK(st.st_mode) || !trusted_uid(st.st_uid)) {
 		ib->path[0] = '\0';
 		return 0;
 	}
 	ib->running = true;
 	ib->pid = (pid_t)pid;
 	return 1;
+}
+
+/* A directory another user could write holds names anyone could have
+ * bound: not used (with a note, once per process). */
+static bool safe_dir(const char *dir)
+{
+	static bool said;
+	struct pv_err why = { 0 };
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return false;
+	if (S_ISDIR(st.st_mode) && trusted_uid(st.st_uid) && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return true;
+	if (!said)
+		fprintf(stderr, "pvepin: not using irqbalance sockets in %s: %s\n", dir,
+			pv_check_root_dir(dir, &why) < 0 ? why.msg : "not root's alone");
+	said = true;
+	return false;
 }
 
 static int find_socket_file(struct pv_irqb *ib, struct pv_err *e)
@@ -77,43 +103,68 @@ static int find_socket_file(struct pv_irqb *ib, struct pv_err *e)
 
 	if (pv_path(dir, sizeof(dir), e, "/run/irqbalance") < 0)
 		return -1;
+	if (!safe_dir(dir))
+		return 0;
 	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : pv_fail(e, errno, "open %s", dir);
 	while (r == 0 && (de = readdir(d))) {
 		long pid = sock_name_pid(de->d_name);
 
-		/* A socket file outlives a crashed daemon: trust only live pids. */
-		if (pid > 0 && pid_is_irqbalance(pid))
+		if (pid > 0 && pid_alive(pid))
 			r = use_socket_file(ib, dir, de->d_name, pid, e);
 	}
 	closedir(d);
 	return r;
 }
 
-static int find_process(struct pv_irqb *ib, struct pv_err *e)
+/* The daemon's fallback address (sun_path all zero bytes) is listening:
+ * /proc/net/unix shows an abstract name with '@' for every NUL, so "@"
+ * and 107 more '@', with __SO_ACCEPTCON (0x10000) in Flags. Who listens
+ * is asked at connect (peer_is_root). */
+static int find_abstract(struct pv_irqb *ib, struct pv_err *e)
 {
-	char dir[PV_PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	char path[PV_PATH_MAX], *save = NULL;
+
+	if (pv_path(path, sizeof(path), e, "/proc/net/unix") < 0)
+		return -1;
+	if (!(text = pv_slurp(path, NULL, NULL)))
+		return 0;
+	for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+		unsigned long flags;
+		char name[PV_IRQB_SUN_PATH + 2];
+
+		if (sscanf(ln, "%*s %*s %*s %lx %*s %*s %*s %109s", &flags, name) != 2 ||
+		    !(flags & 0x10000) || strlen(name) != PV_IRQB_SUN_PATH ||
+		    strspn(name, "@") != PV_IRQB_SUN_PATH)
+			continue;
+		ib->running = true;
+		ib->abstract = true;
+		return 0;
+	}
+	return 0;
+}
+
+static int irqb_connect(const struct pv_irqb *ib, int timeout_ms, pid_t *peer, struct pv_err *e);
+
+pid_t pv_irqb_named_process(void)
+{
+	char dir[PV_PATH_MAX], path[PV_PATH_MAX], comm[32];
 	struct dirent *de;
+	pid_t found = 0;
+	long pid;
 	DIR *d;
 
-	if (pv_path(dir, sizeof(dir), e, "/proc") < 0)
-		return -1;
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : pv_fail(e, errno, "open %s", dir);
-	while ((de = readdir(d))) {
-		long pid;
-
-		if (pv_parse_long(de->d_name, 1, 0x7fffffff, &pid) == 0 && pid_is_irqbalance(pid)) {
-			ib->running = true;
-			ib->abstract = true;
-			ib->pid = (pid_t)pid;
-			break;
-		}
-	}
+	if (pv_path(dir, sizeof(dir), NULL, "/proc") < 0 || !(d = opendir(dir)))
+		return 0;
+	while (!found && (de = readdir(d)))
+		if (pv_parse_long(de->d_name, 1, 0x7fffffff, &pid) == 0 &&
+		    pv_path(path, sizeof(path), NULL, "/proc/%ld/comm", pid) == 0 &&
+		    pv_read_file(path, comm, sizeof(comm), NULL) >= 0 && !strcmp(comm, "irqbalance"))
+			found = (pid_t)pid;
 	closedir(d);
-	return 0;
+	return found;
 }
 
 int pv_irqb_find(struct pv_irqb *ib, struct pv_err *e)
@@ -124,10 +175,44 @@ int pv_irqb_find(struct pv_irqb *ib, struct pv_err *e)
 	r = find_socket_file(ib, e);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	return find_process(ib, e);
+	if (find_abstract(ib, e) < 0)
+		return -1;
+	/* the listener's pid, from its credentials: there is no file name */
+	if (ib->running) {
+		struct pv_err why = { 0 };
+		_cleanup_close_ int fd = irqb_connect(ib, 1000, &ib->pid, &why);
+
+		if (fd < 0 && why.errnum == EPERM) {
+			fprintf(stderr, "pvepin: %s\n", why.msg);
+			memset(ib, 0, sizeof(*ib));
+		} else if (fd < 0) {
+			*e = why;
+			return -1;
+		}
+	}
+	return 0;
 }
 
-static int irqb_connect(const struct pv_irqb *ib, int timeout_ms, struct pv_err *e)
+/* irqbalance is whoever listens as root: any user can bind the abstract
+ * address (or name a process "irqbalance") and would read the banned CPU
+ * list pvepin sends or answer "setup" with anything. */
+static int peer_is_root(int fd, const char *what, pid_t *pid, struct pv_err *e)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		return pv_fail(e, errno, "credentials of %s", what);
+	if (!trusted_uid(peer.uid))
+		return pv_fail(e, EPERM, "%s is served by pid %d of uid %u, not root: not irqbalance "
+			       "(nothing sent; find who binds it)", what, (int)peer.pid,
+			       (unsigned)peer.uid);
+	if (pid)
+		*pid = peer.pid;
+	return 0;
+}
+
+static int irqb_connect(const struct pv_irqb *ib, int timeout_ms, pid_t *peer, struct pv_err *e)
 {
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -147,6 +232,8 @@ static int irqb_connect(const struct pv_irqb *ib, int timeout_ms, struct pv_err 
 			return pv_fail(e, ETIMEDOUT, "connect to %s (pid %d)", what, (int)ib->pid);
 		return pv_fail(e, errno, "connect to %s (pid %d)", what, (int)ib->pid);
 	}
+	if (peer_is_root(fd, what, peer, e) < 0)
+		return -1;
 	{
 		int ok = fd;
 
@@ -222,7 +309,7 @@ int pv_irqb_request(const struct pv_irqb *ib, const char *cmd, char *reply, size
 
 	if (strlen(cmd) > PV_IRQB_CMD_MAX)
 		return pv_fail(e, E2BIG, "irqbalance command over %d bytes", PV_IRQB_CMD_MAX);
-	fd = irqb_connect(ib, timeout_ms, e);
+	fd = irqb_connect(ib, timeout_ms, NULL, e);
 	if (fd < 0 || irqb_send(fd, cmd, e) < 0)
 		return -1;
 	if (!reply)

@@ -35,9 +35,17 @@ struct pv_irqb {
 	char path[PV_IRQB_SUN_PATH]; /* rooted socket path, "" when abstract */
 };
 
-/* Find a live irqbalance: a socket file whose pid's comm is "irqbalance",
- * else an irqbalance process (then its abstract socket). */
+/* Find a live irqbalance: a root-owned socket file irqbalance<pid>.sock of
+ * a live pid in a /run/irqbalance no one but root can write, else a
+ * listener on the abstract all-zero address (/proc/net/unix) that is root
+ * (SO_PEERCRED: ib->pid is its pid). Every connection checks the peer is
+ * root before sending anything; a process name proves nothing. */
 int pv_irqb_find(struct pv_irqb *ib, struct pv_err *e);
+
+/* For diagnosis only (check): the pid of a process whose comm is
+ * "irqbalance", 0 if none. Anyone can take that name: pvepin never talks
+ * to a daemon found this way. */
+pid_t pv_irqb_named_process(void);
 
 /* One command. With reply, read the answer (NUL-terminated) until the
  * daemon closes; an empty answer is an error (refused: not root). */

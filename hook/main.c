@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/opts.h"
+#include "common/testknob.h"
 #include "conf/bdf.h"
 #include "hook/cmd.h"
 #include "hook/cmd_install.h"
@@ -132,8 +133,15 @@ static int parse_globals(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int i = parse_globals(argc, argv);
+	int i;
 	const char *cmd;
+
+	/* a hook runs with an environment it sets (release builds) */
+	if (pv_env_reset() < 0) {
+		perror("pvepin: reset the environment");
+		return 2;
+	}
+	i = parse_globals(argc, argv);
 
 	if (i >= argc) {
 		fputs(usage_text, stderr);

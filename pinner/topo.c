@@ -396,22 +396,14 @@ const struct pv_pcidev *pv_topo_pci(const struct pv_topo *t, const char *bdf)
 
 int pv_topo_export(const struct pv_topo *t, const char *path, struct pv_err *e)
 {
-	char tmp[PV_PATH_MAX];
+	char *xml = NULL;
+	int len = 0, rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return pv_fail(e, ENAMETOOLONG, "%s", path);
-	/* hwloc's own XML (its built-in writer): what set_xml reads back */
-	if (hwloc_topology_export_xml(t->h, tmp, 0) < 0) {
-		int err = errno;
-
-		unlink(tmp);
-		return pv_fail(e, err, "hwloc: cannot export the topology to %s", tmp);
-	}
-	if (chmod(tmp, 0600) < 0 || rename(tmp, path) < 0) {
-		int err = errno;
-
-		unlink(tmp);
-		return pv_fail(e, err, "save topology %s", path);
-	}
-	return 0;
+	/* hwloc's own XML (its built-in writer): what set_xml reads back; into
+	 * a buffer, so the file is pvepin's own no-follow create and rename */
+	if (hwloc_topology_export_xmlbuffer(t->h, &xml, &len, 0) < 0 || len < 1)
+		return pv_fail(e, errno, "hwloc: cannot export the topology");
+	rc = pv_save_file(path, xml, (size_t)len - 1, 0600, e);
+	hwloc_free_xmlbuffer(t->h, xml);
+	return rc < 0 ? pv_wrap(e, "save topology") : 0;
 }

@@ -1,6 +1,6 @@
 # Shell test helpers: source this. ok/not ok lines and a final tally.
 T_PASS=0 T_FAIL=0 T_SKIP=0 T_NAME=${T_NAME:-$(basename "$0" .sh)}
-PVEPIN=${PVEPIN:-./pvepin}
+PVEPIN=${PVEPIN:-${BUILD:-build}/pvepin-test} # the test build: fault knobs
 SHARED=${SHARED:-../shared}
 FIX=tests/fixtures
 # Per-run scratch: two runs (or two worktrees) never share a file.

@@ -35,7 +35,7 @@ for d in $LAYERS tools; do
 	done
 	for t in tests/"$d"/test_*.sh; do
 		[ -f "$t" ] || continue
-		PVEPIN=${PVEPIN:-./pvepin} BUILD=$BUILD sh "$t" > "$out" 2>&1; tally "$t" "$out" $?
+		PVEPIN=${PVEPIN:-$BUILD/pvepin-test} BUILD=$BUILD sh "$t" > "$out" 2>&1; tally "$t" "$out" $?
 	done
 done
 if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then

@@ -357,6 +357,24 @@ static void test_load(void)
 	CHECK(pv_policy_load(7, NULL, false, &pol, &e) < 0, "bad vmid accepted");
 	pv_policy_free(&pol);
 
+	/* a symlink is not followed, a FIFO is not waited on (pre-start holds
+	 * the global lock while it reads the policy): both refused, owner
+	 * check or not */
+	CHECK(unlink(cl) == 0 && symlink(loc, cl) == 0, "symlink");
+	for (int own = 0; own < 2; own++) {
+		CHECK(pv_policy_load(100, NULL, own, &pol, &e) < 0, "symlinked policy accepted");
+		CHECK(strstr(e.msg, "refusing policy") && strstr(e.msg, "symbolic link"), "%s", e.msg);
+		pv_policy_free(&pol);
+	}
+	CHECK(pv_policy_load(100, cl, false, &pol, &e) < 0, "symlinked --policy accepted");
+	pv_policy_free(&pol);
+	CHECK(unlink(cl) == 0 && mkfifo(cl, 0600) == 0, "mkfifo");
+	for (int own = 0; own < 2; own++) {
+		CHECK(pv_policy_load(100, NULL, own, &pol, &e) < 0, "FIFO policy accepted");
+		CHECK(strstr(e.msg, "not a regular file"), "%s", e.msg);
+		pv_policy_free(&pol);
+	}
+
 	pv_opt.root = "";
 	CHECK(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0, "rm %s", dir);
 }

@@ -40,7 +40,7 @@ static void put(const char *rel, const char *val)
 
 static const char *get(const char *rel)
 {
-	static char buf[256];
+	static char buf[1 << 16]; /* whole journals: a longer file is an error */
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);

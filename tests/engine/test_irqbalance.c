@@ -7,8 +7,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -426,6 +429,154 @@ static void test_running(void)
 	fr_done();
 }
 
+/* /proc/net/unix with a listener on the all-zero abstract address. */
+static void put_abstract_listener(void)
+{
+	char at[PV_IRQB_SUN_PATH + 1];
+
+	memset(at, '@', PV_IRQB_SUN_PATH);
+	at[PV_IRQB_SUN_PATH] = '\0';
+	fr_put("/proc/net/unix",
+	       "Num       RefCount Protocol Flags    Type St Inode Path\n"
+	       "0000000000000000: 00000003 00000000 00000000 0001 03  1214\n"
+	       "0000000000000000: 00000002 00000000 00010000 0001 01  5151 %s\n", at);
+}
+
+/* A listener that is not root: forked, binds (as root, so the socket file
+ * is root's) then drops to uid 65534 before listen(), which is when the
+ * kernel records the credentials a client sees. It reports on the pipe how
+ * many bytes the first connection sent it. */
+static pid_t evil_start(const char *path, int *report)
+{
+	int p[2], ready[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0 || pipe(ready) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int l = socket(AF_UNIX, SOCK_STREAM, 0), s;
+		char buf[512];
+		ssize_t n;
+
+		if (path)
+			snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || setegid(65534) < 0 ||
+		    seteuid(65534) < 0 || listen(l, 4) < 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		s = accept(l, NULL, NULL);
+		n = s < 0 ? -1 : read(s, buf, sizeof(buf));
+		(void)!write(p[1], &n, sizeof(n));
+		_exit(0);
+	}
+	close(p[1]);
+	close(ready[1]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		close(p[0]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(ready[0]);
+	*report = p[0];
+	return pid;
+}
+
+static void evil_stop(pid_t pid, int report)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(report);
+}
+
+/* Issue 15 item 11: irqbalance is who listens as root on a socket only
+ * root could have made, not a process called irqbalance. */
+static void test_impostors(void)
+{
+	struct fakeib f;
+	struct pv_irqb ib;
+	struct pv_err e = { 0 };
+	char path[160], buf[64], dir[160], other[160];
+	bool running = true;
+	int report;
+	ssize_t got = -2;
+	pid_t evil;
+
+	if (geteuid() != 0) {
+		printf("not ok test_impostors: needs root (chown, seteuid)\n");
+		tap_fail++;
+		return;
+	}
+	/* a process named irqbalance with no socket is nothing to talk to */
+	fr_new();
+	fr_put("/proc/4244/comm", "irqbalance\n");
+	fr_put("/proc/net/unix", "Num       RefCount Protocol Flags    Type St Inode Path\n");
+	CHECK(pv_irqb_find(&ib, &e) == 0 && !ib.running, "a comm of irqbalance is not irqbalance");
+
+	/* a socket file of another user, a link, a directory others can write */
+	fr_dir("/proc/4242");
+	snprintf(path, sizeof(path), "%s/run/irqbalance/irqbalance4242.sock", fr_root);
+	fr_dir("/run/irqbalance");
+	if (fake_start(&f, path) < 0) {
+		CHECK(0, "fake irqbalance on %s", path);
+		fr_done();
+		return;
+	}
+	CHECK(pv_irqb_find(&ib, &e) == 0 && ib.running && ib.pid == 4242, "root's own: found");
+	CHECK(chown(path, 65534, 65534) == 0, "chown");
+	CHECK(pv_irqb_find(&ib, &e) == 0 && !ib.running, "a socket of uid 65534: not used");
+	CHECK(pv_irqb_get_banned(buf, sizeof(buf), &running, T, &e) == 0 && !running,
+	      "nothing asked of it");
+	CHECK(chown(path, 0, 0) == 0, "chown");
+	snprintf(dir, sizeof(dir), "%s/run/irqbalance", fr_root);
+	CHECK(chmod(dir, 0777) == 0, "chmod");
+	CHECK(pv_irqb_find(&ib, &e) == 0 && !ib.running, "in a world-writable dir: not used");
+	CHECK(chmod(dir, 0755) == 0, "chmod");
+	fake_stop(&f);
+	unlink(path);
+	/* the real socket elsewhere, a link to it where irqbalance's would be */
+	snprintf(other, sizeof(other), "%s/elsewhere.sock", fr_root);
+	if (fake_start(&f, other) == 0) {
+		fr_symlink(other, "/run/irqbalance/irqbalance1.sock");
+		fr_dir("/proc/1");
+		CHECK(pv_irqb_find(&ib, &e) == 0 && !ib.running, "a link to a socket: not followed");
+		fake_stop(&f);
+		fr_rm("/run/irqbalance/irqbalance1.sock");
+	} else {
+		CHECK(0, "fake irqbalance on %s", other);
+	}
+
+	/* a root-owned socket whose listener is not root: nothing is sent */
+	evil = evil_start(path, &report);
+	CHECK(evil > 0, "impostor started");
+	if (evil > 0) {
+		CHECK(pv_irqb_find(&ib, &e) == 0 && ib.running, "its file looks right");
+		CHECK(pv_irqb_set_banned("0-3", T, &e) < 0 && e.errnum == EPERM, "refused: %s", e.msg);
+		CHECK(strstr(e.msg, "uid 65534, not root: not irqbalance") != NULL, "%s", e.msg);
+		CHECK(read(report, &got, sizeof(got)) == sizeof(got) && got == 0,
+		      "the impostor got %zd bytes", got);
+		evil_stop(evil, report);
+	}
+	unlink(path);
+
+	/* the abstract address taken by a user: not irqbalance */
+	put_abstract_listener();
+	evil = evil_start(NULL, &report);
+	if (evil < 0) {
+		printf("# abstract irqbalance address in use here: impostor case skipped\n");
+	} else {
+		CHECK(pv_irqb_find(&ib, &e) == 0 && !ib.running, "an abstract listener of uid 65534");
+		CHECK(read(report, &got, sizeof(got)) == sizeof(got) && got == 0,
+		      "the impostor got %zd bytes", got);
+		evil_stop(evil, report);
+	}
+	fr_done();
+}
+
 static void test_abstract(void)
 {
 	struct fakeib f;
@@ -435,15 +586,15 @@ static void test_abstract(void)
 	bool running;
 
 	fr_new();
-	fr_put("/proc/4243/comm", "irqbalance\n");
+	put_abstract_listener();
 	if (fake_start(&f, NULL) < 0) {
 		printf("# abstract irqbalance address in use here: skipped\n");
 		fr_done();
 		return;
 	}
 	fake_cpulist("1", f.dflt);
-	CHECK(pv_irqb_find(&ib, &e) == 0 && ib.running && ib.abstract && ib.pid == 4243,
-	      "abstract");
+	CHECK(pv_irqb_find(&ib, &e) == 0 && ib.running && ib.abstract && ib.pid == getpid(),
+	      "abstract, pid %d from its credentials: %s", (int)ib.pid, e.msg);
 	CHECK(pv_irqb_get_banned(buf, sizeof(buf), &running, T, &e) == 0, "%s", e.msg);
 	CHECK_STR(buf, "1");
 	CHECK(pv_irqb_set_banned("0", T, &e) == 0, "%s", e.msg);
@@ -459,5 +610,6 @@ int main(void)
 	test_not_running();
 	test_running();
 	test_abstract();
+	test_impostors();
 	return tap_done("test_irqbalance");
 }

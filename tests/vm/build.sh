@@ -2,13 +2,14 @@
 # Build the test VM's initramfs into tests/vm/work/initrd.img: two gzip'd
 # cpio archives back to back (the kernel unpacks both):
 #   base.cpio.gz  busybox, the Debian kernel's own modules, hwloc's PCI plugin
-#   top.cpio.gz   ./pvepin + its libraries, test helpers, init, lib.sh, cases,
+#   top.cpio.gz   $BUILD/pvepin-test + its libraries, test helpers, init, lib.sh, cases,
 #                 the demo
 # Each part is rebuilt only when the stat of its inputs changed, so editing a
 # case costs a fraction of a second.
 #   KVER=...      kernel (default: newest /boot/vmlinuz-* with /lib/modules)
 #   BUILD=build   where make put the helpers
-#   PVEPIN=FILE   the pvepin binary to test (default ./pvepin)
+#   PVEPIN=FILE   the pvepin binary to test (default $BUILD/pvepin-test,
+#                 the test build: case 75 injects faults through its knobs)
 #   FORCE=1       rebuild both parts
 #   IRQBALANCE=auto|0|FILE  irqbalance for the case that runs it: auto =
 #                 /usr/sbin/irqbalance, else the Debian package fetched once
@@ -20,7 +21,7 @@ TOP=$(cd "$VM/../.." && pwd)
 W=$VM/work
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-PVEPIN=${PVEPIN:-$TOP/pvepin}
+PVEPIN=${PVEPIN:-$BUILD/pvepin-test}
 case $PVEPIN in /*) ;; *) PVEPIN=$TOP/$PVEPIN ;; esac
 mkdir -p "$W"
 
@@ -52,7 +53,7 @@ need_make=0
 for h in $helpers; do [ -x "$BUILD/tests/helpers/$h" ] || need_make=1; done
 if [ $need_make = 1 ]; then
 	echo "build.sh: building pvepin and test helpers" >&2
-	make -C "$TOP" -s pvepin helpers BUILD="$BUILD" >&2 || true
+	make -C "$TOP" -s "$BUILD/pvepin-test" helpers BUILD="$BUILD" >&2 || true
 fi
 for h in $helpers; do
 	[ -x "$BUILD/tests/helpers/$h" ] || { echo "build.sh: missing $BUILD/tests/helpers/$h (make helpers)" >&2; exit 1; }

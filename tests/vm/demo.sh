@@ -35,6 +35,7 @@ if [ -n "${PVEPIN:-}" ]; then
 	make -s helpers || exit 1
 else
 	make -s pvepin helpers || exit 1
+	export PVEPIN=./pvepin # the demo shows the release binary
 fi
 bash "$VM/build.sh" >"$W/build.log" 2>&1 || { cat "$W/build.log"; exit 1; }
 

@@ -12,7 +12,8 @@
 # last "tests/vm: P passed, F failed". Exit 1 on a failure, 2 when the
 # guest did not finish. Logs: tests/vm/work/console.log, results.log.
 #   TIMEOUT=600 (whole run) CASE_TIMEOUT=240 (each case) BUILD=build
-#   PVEPIN=build-asan/pvepin (the binary to test; default ./pvepin)
+#   PVEPIN=build-asan/pvepin-test (the binary to test; default
+#   $BUILD/pvepin-test, the test build, whose fault knobs case 75 uses)
 #   and machine.sh's MEM_PER_NODE_G, CPU, EXTRA_APPEND
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -uo pipefail
@@ -36,6 +37,7 @@ done
 
 die() { echo "not ok tests/vm: $*"; echo "tests/vm: 0 passed, 1 failed"; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+export PVEPIN=${PVEPIN:-${BUILD:-build}/pvepin-test}
 bash "$VM/build.sh" >"$W/build.log" 2>&1 || { cat "$W/build.log"; die "build.sh failed"; }
 KVER=$(cat "$W/kver")
 KERNEL=/boot/vmlinuz-$KVER
@@ -47,7 +49,7 @@ KERNEL=/boot/vmlinuz-$KVER
 # --root keeps the probe off this host: every path it touches is below $probe.
 engine=0
 probe=$(mktemp -d)
-"${PVEPIN:-./pvepin}" --root "$probe" 100 post-stop </dev/null >"$W/engine-probe.txt" 2>&1
+"$PVEPIN" --root "$probe" 100 post-stop </dev/null >"$W/engine-probe.txt" 2>&1
 grep -qi "unknown command" "$W/engine-probe.txt" || engine=1
 rm -rf "$probe"
 all=()
