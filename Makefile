@@ -6,8 +6,19 @@ OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
             -I. $(shell pkg-config --cflags $(PKGS))
 DEPFLAGS  = -MMD -MP
-# libsystemd is dlopened by the systemd backend alone (engine/sdbus_dl.h)
+# libsystemd is dlopened by the systemd backend alone (engine/sdbus_dl.h).
+# hwloc and inih are linked in (their .a, from libhwloc-dev and libinih-dev),
+# and libm's one function hwloc uses with them: every phase, post-stop too,
+# would otherwise pay the loader for four libraries (libudev with them), most
+# of a process start. pinner/topo.c says what stands in for libudev.
+# STATIC=0 links them as shared libraries.
+STATIC   ?= 1
+ifeq ($(STATIC),1)
+LDLIBS   += -Wl,-Bstatic $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS))) -lm -Wl,-Bdynamic -lpthread
+else
+CFLAGS   += -DPV_HWLOC_SHARED
 LDLIBS   += $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS))) -lpthread
+endif
 PREFIX   ?= /usr
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man

@@ -3,7 +3,7 @@
 # same fake host: VM 100 of the seed guide (16 vCPUs, RTX 4090 + audio + USB
 # controller, 48 x 1 GiB pages) on a fake Threadripper 7970X (bench/mkhost.sh)
 # whose kernel side is played by bench/fakekernel.c, in tmpfs as /sys and
-# /run are. Per phase: wall time (mean of BENCH_RUNS cycles, from spawn to
+# /run are. Per phase: wall time (median of BENCH_RUNS cycles, from spawn to
 # reap as PVE sees it), programs run (successful execve) and syscalls
 # (strace -f -c, one more cycle), then whether the host came back exactly as
 # it was. Peers: bench/hookscript-guide.sh (bash, echo/taskset) and
@@ -75,15 +75,11 @@ cmd_of() {
 	bash | bash-irqs) echo "bash bench/hookscript-guide.sh 100 $2" ;;
 	perl) echo "perl bench/hookscript-guide.pl 100 $2" ;;
 	pvepin) echo "$PVEPIN --root $R --topology $TOPO 100 $2" ;;
-	pvepin-noplug) echo "$PVEPIN --root $R --topology $TOPO 100 $2" ;;
 	esac
 }
-# envof TOOL: its environment besides ROOT and the shim. pvepin-noplug is
-# the same binary with hwloc's plugins (gl, opencl, pci, libxml) not loaded:
-# pvepin needs none of them, and every process pays for loading them.
+# envof TOOL: its environment besides ROOT and the shim.
 envof() {
 	case $1 in
-	pvepin-noplug) echo HWLOC_PLUGINS_PATH=/nonexistent ;;
 	bash-irqs) echo OTHER_IRQS=1 ;;
 	*) echo PV_BENCH_TOOL=$1 ;;
 	esac
@@ -115,13 +111,19 @@ run() {
 		env $(envof $1) ROOT=$R LD_PRELOAD=$SHIM timeout 60 strace $sf -c -o $T/$1.$2.strace $c >> $T/$1.log 2>&1
 	fi
 }
+# floor_sample: one spawn of the empty C program, timed as a phase is; taken
+# beside every timed phase so the floor sees the same load the phases do
+floor_sample() {
+	[ $1 = time ] && LD_PRELOAD=$SHIM $B/phasetime $T/floor.times $B/empty > /dev/null 2>&1
+	return 0
+}
 cycle() { # TOOL MODE
-	run $1 pre-start $2
+	run $1 pre-start $2; floor_sample $2
 	qemu_start
-	run $1 post-start $2
-	run $1 pre-stop $2
+	run $1 post-start $2; floor_sample $2
+	run $1 pre-stop $2; floor_sample $2
 	qemu_stop
-	run $1 post-stop $2
+	run $1 post-stop $2; floor_sample $2
 }
 
 # bench TOOL NIRQ: a fresh host, N timed cycles and one traced.
@@ -147,7 +149,8 @@ summary() {
 	python3 - $T/$1.$2.times $T/$1.$2.strace <<'PY'
 import sys
 t = [l.split() for l in open(sys.argv[1])]
-wall = sum(int(x[0]) for x in t) / len(t) / 1000.0
+w = sorted(int(x[0]) for x in t)
+wall = (w[(len(w) - 1) // 2] + w[len(w) // 2]) / 2000.0  # median: robust to a loaded machine
 bad = sum(1 for x in t if x[3] != '0')
 calls = execs = 0
 for l in open(sys.argv[2]):
@@ -160,51 +163,73 @@ print('%.2f %d %d %d' % (wall, execs, calls, bad))
 PY
 }
 
-# floor CMD...: mean wall ms of N spawns of CMD, as phases are timed
+# median FILE: median wall ms of phasetime's lines
+median() {
+	sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.2f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2000 }'
+}
+# floor CMD...: median wall ms of N spawns of CMD, as phases are timed
 floor() {
-	rm -f $T/floor.times
+	rm -f $T/floor1.times
 	i=0
 	while [ $i -lt $N ]; do
-		LD_PRELOAD=$SHIM $B/phasetime $T/floor.times "$@" > /dev/null 2>&1
+		LD_PRELOAD=$SHIM $B/phasetime $T/floor1.times "$@" > /dev/null 2>&1
 		i=$((i + 1))
 	done
-	awk '{ s += $1 } END { printf "%.2f", s / NR / 1000 }' $T/floor.times
+	median $T/floor1.times
 }
 printf 'int main(void) { return 0; }\n' > $T/empty.c
 cc -O2 -o $B/empty $T/empty.c || exit 1
-FLOOR_C=$(floor $B/empty)
 FLOOR_SH=$(floor bash -c :)
 
-echo "== hookscript peers: VM 100 of the seed guide on a fake 7970X host, mean of $N runs"
-echo "spawn floor here: an empty C program ${FLOOR_C} ms, bash doing nothing ${FLOOR_SH} ms"
-echo "(no hook can cost PVE less than the first: a phase is 10x faster than bash only"
-echo " where bash takes over 10 x ${FLOOR_C} ms)"
+echo "== hookscript peers: VM 100 of the seed guide on a fake 7970X host, median of $N runs"
 $PVEPIN --root /nonexistent 100 pre-stop 2>$T/probe >/dev/null
 if grep -q "unknown command" $T/probe; then
 	TOOLS="bash perl"
 	echo "pvepin: phases not available in this build"
 else
-	TOOLS="bash perl pvepin pvepin-noplug"
+	TOOLS="bash perl pvepin"
 fi
+rm -f $T/floor.times
 for tool in $TOOLS; do bench $tool 0; done
+FLOOR_C=$(median $T/floor.times)
+echo "spawn floor here: an empty C program ${FLOOR_C} ms (sampled beside every phase), bash doing nothing ${FLOOR_SH} ms"
 
-printf '%-11s %-20s %9s %9s %9s %9s\n' phase hookscript "wall ms" programs syscalls "vs bash"
+# ratio A B: A / B to 2 places ("-" when B is 0)
+ratio() { python3 -c "print('%.2f' % ($1 / $2) if $2 > 0 else '-')"; }
+printf '%-11s %-19s %8s %8s %8s %7s %7s %7s\n' phase hookscript "wall ms" programs syscalls \
+	"bash/it" "perl/it" "it/floor"
+VERDICT=$T/verdict
+: > $VERDICT
 for ph in $PHASES; do
-	base="" label=$ph
-	for tool in $TOOLS; do
-		set -- $(summary $tool $ph)
-		[ -z "$base" ] && base=$1
-		ratio=$(python3 -c "print('%.1fx' % ($base / $1) if $1 > 0 else '-')")
+	label=$ph
+	bw=$(summary bash $ph | cut -d' ' -f1)
+	pw=$(summary perl $ph | cut -d' ' -f1)
+	for tool in $TOOLS empty; do
+		if [ $tool = empty ]; then
+			set -- $FLOOR_C - - 0
+		else
+			set -- $(summary $tool $ph)
+		fi
 		case $tool in
 		bash) name="bash (guide)" ;; perl) name="perl (PVE example)" ;;
-		pvepin) name=pvepin ;; pvepin-noplug) name="pvepin, no plugins" ;;
+		pvepin) name=pvepin ;; empty) name="empty C program" ;;
 		esac
+		rb=$(ratio $bw $1) rp=$(ratio $pw $1) rf=$(ratio $1 $FLOOR_C)
 		fails=""; [ "$4" != 0 ] && fails=" ($4 runs failed: see below)"
-		printf '%-11s %-20s %9s %9s %9s %9s%s\n' "$label" "$name" $1 $2 $3 $ratio "$fails"
+		printf '%-11s %-19s %8s %8s %8s %7s %7s %7s%s\n' "$label" "$name" $1 $2 $3 $rb $rp $rf "$fails"
+		[ $tool = pvepin ] && echo "$ph $rb $rp $rf $4" >> $VERDICT
 		label=""
 	done
 done
-echo "(programs: execve that succeeded, the hook's own included; wall: spawn to reap, as PVE waits)"
+echo "(bash/it, perl/it: that peer's time over this row's, >= 1.00 where this row is as fast or faster;"
+echo " it/floor: this row's time over the empty C program's; programs: execve that succeeded, the"
+echo " hook's own included; wall: spawn to reap, as PVE waits)"
+if [ -s $VERDICT ]; then
+	awk '{ ok = $5 == 0 && $2 >= 1 && $3 >= 1; if (!ok) bad = bad " " $1 }
+	     $1 == "pre-stop" { ps = $4 }
+	     END { printf "pvepin as fast as every peer in every phase: %s\n", bad == "" ? "yes" : "NO (" bad " )";
+		   printf "pvepin pre-stop: %.2f x the empty C program (target <= 1.20): %s\n", ps, ps <= 1.2 ? "yes" : "NO" }' $VERDICT
+fi
 for tool in $TOOLS; do
 	n=$(grep -c '^[<>]' $T/$tool.diff)
 	if [ "$n" = 0 ]; then
@@ -228,12 +253,15 @@ done
 # bash-irqs: the bash hookscript also moving every other IRQ onto the host
 # CPUs (and back to all CPUs at stop), as isolation does in pvepin: the
 # same job, which the plain guide script does not do.
-echo "== post-start with 5,000 IRQs in /proc/interrupts (mean of $N runs)"
+echo "== post-start with 5,000 IRQs in /proc/interrupts (median of $N runs)"
 echo "(bash-irqs: the bash hookscript also moving the other IRQs, as pvepin does)"
+base=""
 for tool in bash-irqs $TOOLS; do
 	rm -f $T/$tool.*.times $T/$tool.*.strace $T/$tool.log
 	bench $tool 5000
 	set -- $(summary $tool post-start)
-	printf '%-20s %9s ms %6s programs %8s syscalls\n' $tool $1 $2 $3
+	[ -z "$base" ] && base=$1
+	printf '%-20s %9s ms %6s programs %8s syscalls  bash-irqs/it %s\n' $tool $1 $2 $3 $(ratio $base $1)
+	[ $tool = pvepin ] && echo "pvepin post-start with 5,000 IRQs: $(ratio $base $1) x faster than bash-irqs (target >= 2): $(python3 -c "print('yes' if $base >= 2 * $1 else 'NO')")"
 done
 exit 0

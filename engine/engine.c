@@ -118,6 +118,7 @@ int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, str
 	if (pv_opt.verbose)
 		fprintf(stderr, "pvepin: %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target,
 			r->old, r->got);
+	en->ndone[r->kind]++;
 	return pv_journal_done(&en->j, r->seq, r->got, e);
 }
 

@@ -29,6 +29,7 @@ struct pv_engine {
 	int nsteps, nundo;       /* journaled steps / undos done by this process */
 	long fault_at, kill_at, kill_undo_at;
 	int nleft, nfailed;      /* undo: steps left alone / not restored */
+	int ndone[PV_STEP__N];   /* steps this process made, by kind (the phase's summary) */
 	bool alone;              /* undo as if no other VM ran: a partition this run
 				  * made and the kernel refused is taken back whole */
 };

@@ -307,9 +307,8 @@ void pv_journal_close(struct pv_journal *j)
 	j->fd = -1;
 }
 
-int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
-		    const char *target, const char *old, const char *nv, long *seq,
-		    struct pv_err *e)
+static int step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k, const char *target,
+		const char *old, const char *nv, long *seq, bool held, struct pv_err *e)
 {
 	char s[24];
 
@@ -317,10 +316,24 @@ int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
 		return pv_fail(e, E2BIG, "journal: value too long for %s", target);
 	snprintf(s, sizeof(s), "%ld", j->next_seq);
 	if (append(j, (const char *[]){ "S", s, pv_phase_name(ph), pv_step_name(k), target, old, nv },
-		   7, false, e) < 0)
+		   7, held, e) < 0)
 		return -1;
 	*seq = j->next_seq++;
 	return 0;
+}
+
+int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
+		    const char *target, const char *old, const char *nv, long *seq,
+		    struct pv_err *e)
+{
+	return step(j, ph, k, target, old, nv, seq, false, e);
+}
+
+int pv_journal_step_held(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
+			 const char *target, const char *old, const char *nv, long *seq,
+			 struct pv_err *e)
+{
+	return step(j, ph, k, target, old, nv, seq, true, e);
 }
 
 int pv_journal_done(struct pv_journal *j, long seq, const char *got, struct pv_err *e)

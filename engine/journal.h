@@ -87,6 +87,12 @@ void pv_journal_close(struct pv_journal *j);
 int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
 		    const char *target, const char *old, const char *nv, long *seq,
 		    struct pv_err *e);
+/* The same, held back with the done marks: a batch of steps goes out in
+ * one write at pv_journal_flush, which must come before the first of them
+ * is made (the engine's batch writer does). */
+int pv_journal_step_held(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
+			 const char *target, const char *old, const char *nv, long *seq,
+			 struct pv_err *e);
 /* A D record, held back until the next record or a flush: it rides with
  * the next S record's write, halving a phase's writes. Losing it to a
  * crash is the window every step already has (change made, mark not yet

@@ -286,8 +286,8 @@ static int post_start(struct pv_engine *en, const struct pv_plan *p, const struc
 	return 0;
 }
 
-int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
-		   enum pv_phase ph, struct pv_err *e)
+static int apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
+		 enum pv_phase ph, struct pv_phase_sum *sum, struct pv_err *e)
 {
 	struct pv_engine en;
 	int rc;
@@ -295,15 +295,24 @@ int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct 
 	if (ph == PV_PRE_STOP)
 		return 0;
 	if (ph == PV_POST_STOP)
-		return pv_restore_locked(p->vmid, led, e);
+		return pv_restore_locked(p->vmid, led, sum, e);
 	if (pv_engine_open(&en, p->vmid, ph, led, e) < 0)
 		return -1;
 	rc = ph == PV_PRE_START ? pre_start(&en, p, pol, led, e) : post_start(&en, p, pol, led, e);
 	pv_engine_close(&en);
+	if (sum)
+		memcpy(sum->ndone, en.ndone, sizeof(sum->ndone));
 	return rc;
 }
 
-int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_err *e)
+int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
+		   enum pv_phase ph, struct pv_err *e)
+{
+	return apply(p, pol, led, ph, NULL, e);
+}
+
+int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
+		      struct pv_err *e)
 {
 	struct pv_engine en;
 	int rc;
@@ -312,6 +321,10 @@ int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_err *e)
 		return -1;
 	rc = pv_engine_restore(&en, e);
 	pv_engine_close(&en);
+	if (sum) {
+		sum->nundo = en.nundo;
+		sum->nleft = en.nleft;
+	}
 	if (rc < 0)
 		return -1;
 	pv_topocache_drop(vmid);
@@ -339,7 +352,7 @@ static int refusals(struct pv_plan *p, const struct pv_topo *t, struct pv_err *e
 	return pv_fail(e, 0, "VM %d pre-start refused: %s", p->vmid, p->refuse[0]);
 }
 
-static int locked(int vmid, enum pv_phase ph, struct pv_err *e)
+static int locked(int vmid, enum pv_phase ph, struct pv_phase_sum *sum, struct pv_err *e)
 {
 	struct pv_ledger led;
 	struct pv_vmctx c;
@@ -348,7 +361,7 @@ static int locked(int vmid, enum pv_phase ph, struct pv_err *e)
 	if (pv_ledger_load(&led, e) < 0)
 		return -1;
 	if (ph == PV_POST_STOP) {
-		rc = pv_restore_locked(vmid, &led, e);
+		rc = pv_restore_locked(vmid, &led, sum, e);
 		pv_ledger_free(&led);
 		return rc;
 	}
@@ -356,7 +369,7 @@ static int locked(int vmid, enum pv_phase ph, struct pv_err *e)
 	if (rc == 0 && ph == PV_PRE_START)
 		rc = refusals(&c.plan, &c.topo, e);
 	if (rc == 0)
-		rc = pv_phase_apply(&c.plan, &c.pol, &led, ph, e);
+		rc = apply(&c.plan, &c.pol, &led, ph, sum, e);
 	/* a start that does not happen keeps no copy of the host */
 	if (rc < 0 && ph == PV_PRE_START)
 		pv_topocache_drop(vmid);
@@ -387,16 +400,21 @@ static void stop_agent(int vmid)
 
 int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 {
+	struct pv_phase_sum sum = { 0 };
 	int lock, rc;
 
-	if (ph == PV_PRE_STOP)
+	if (ph == PV_PRE_STOP) {
+		pv_phase_summary(stdout, vmid, ph, &sum);
 		return 0;
+	}
 	if (ph == PV_POST_STOP)
 		stop_agent(vmid);
 	if ((lock = pv_lock_take(LOCK_WAIT_S, e)) < 0)
 		return -1;
-	rc = locked(vmid, ph, e);
+	rc = locked(vmid, ph, &sum, e);
 	pv_lock_release(lock);
+	if (rc == 0)
+		pv_phase_summary(stdout, vmid, ph, &sum);
 	if (ph == PV_POST_START)
 		start_agent(vmid);
 	return rc;

@@ -2,6 +2,8 @@
  * restore. Each runs under the lock, loads the host, policy, VM config and
  * ledger once, plans, and hands that phase's actions to the engine. */
 #pragma once
+#include <stdio.h>
+
 #include "common/err.h"
 #include "conf/policy.h"
 #include "pinner/plan.h"
@@ -18,9 +20,20 @@ int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e);
  * unless --force. A second run is a no-op. */
 int pv_restore(int vmid, struct pv_err *e);
 
+/* What a phase did, for its one line in PVE's task log (hook/summary.c). */
+struct pv_phase_sum {
+	int ndone[PV_STEP__N];  /* changes made, by step kind */
+	int nundo, nleft;       /* post-stop: changes looked at / left alone */
+};
+/* "pvepin: VM 100 pre-start: bound 2 devices to vfio-pci, ..." or "nothing
+ * to do": one line, flushed (an agent forked after it must not repeat it). */
+void pv_phase_summary(FILE *f, int vmid, enum pv_phase ph, const struct pv_phase_sum *s);
+
 /* The part of a phase after loading, for tests with hand-built plans: led
  * is loaded (and the lock held) by the caller. */
 int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
 		   enum pv_phase ph, struct pv_err *e);
-/* post-stop and restore with the lock held and the ledger loaded. */
-int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_err *e);
+/* post-stop and restore with the lock held and the ledger loaded; sum (or
+ * NULL) gets what was given back. */
+int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
+		      struct pv_err *e);

@@ -60,6 +60,9 @@ int pv_irq_place_other(hwloc_const_bitmap_t cur, hwloc_const_bitmap_t vm_cpus,
 	if (!hwloc_bitmap_intersects(cur, vm_cpus))
 		return 0;
 	hwloc_bitmap_andnot(out, cur, vm_cpus);
+	/* a mask keeps the CPUs it had when they went offline: left with
+	 * only those, the write would be refused (EINVAL) */
+	hwloc_bitmap_and(out, out, host_cpus);
 	if (hwloc_bitmap_iszero(out))
 		hwloc_bitmap_copy(out, host_cpus);
 	return 1;

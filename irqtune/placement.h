@@ -42,8 +42,8 @@ enum pv_irq_spread {
 int pv_irq_place_values(int n, hwloc_const_bitmap_t irq_cpus, enum pv_irq_spread mode,
 			char (*vals)[PV_IRQ_LIST_LEN], struct pv_err *e);
 
-/* Another IRQ's new affinity: cur - vm_cpus, or host_cpus when that leaves
- * nothing. Returns 1 with out set when cur meets vm_cpus, 0 when the IRQ may
+/* Another IRQ's new affinity: cur - vm_cpus within host_cpus (an offline
+ * CPU is in neither), or host_cpus when that leaves nothing. Returns 1 with out set when cur meets vm_cpus, 0 when the IRQ may
  * stay as it is. */
 int pv_irq_place_other(hwloc_const_bitmap_t cur, hwloc_const_bitmap_t vm_cpus,
 		       hwloc_const_bitmap_t host_cpus, hwloc_bitmap_t out);

@@ -20,12 +20,63 @@
  * hwloc's exports). An admin's own setting wins. */
 static int quiet_plugins(struct pv_err *e)
 {
+#ifndef PV_HWLOC_SHARED
+	/* Linked in, hwloc can use no plugin: they are built against the
+	 * shared libhwloc, whose symbols this binary does not export. An
+	 * empty path costs not even the directory scan; PCI devices come
+	 * from hwloc's own sysfs reader (the "linuxio" component). */
+	if (setenv("HWLOC_PLUGINS_PATH", "", 1) < 0)
+		return pv_fail(e, errno, "setenv HWLOC_PLUGINS_PATH");
+#endif
 	if (setenv("HWLOC_PLUGINS_BLACKLIST",
 		   "hwloc_gl,hwloc_opencl,hwloc_xml_libxml,hwloc_cuda,hwloc_nvml,hwloc_rsmi,hwloc_levelzero",
 		   0) < 0)
 		return pv_fail(e, errno, "setenv HWLOC_PLUGINS_BLACKLIST");
 	return 0;
 }
+
+#ifndef PV_HWLOC_SHARED
+/* hwloc linked in (Makefile STATIC=1): its Linux backend asks libudev only
+ * for block devices' vendor and serial, OS devices pvepin filters out, and
+ * reads sysfs when udev_new() gives it nothing. These stand in for libudev,
+ * which is not linked: a process start does not load it for nothing. They
+ * live here, beside the only caller of hwloc's discovery, so that the
+ * linker has them before it reaches libhwloc.a. */
+struct udev;
+struct udev_device;
+struct udev *udev_new(void);
+struct udev *udev_unref(struct udev *u);
+struct udev_device *udev_device_new_from_subsystem_sysname(struct udev *u, const char *subsystem,
+							   const char *sysname);
+const char *udev_device_get_property_value(struct udev_device *d, const char *key);
+struct udev_device *udev_device_unref(struct udev_device *d);
+
+struct udev *udev_new(void)
+{
+	return NULL;
+}
+
+struct udev *udev_unref(struct udev *u)
+{
+	return NULL;
+}
+
+struct udev_device *udev_device_new_from_subsystem_sysname(struct udev *u, const char *subsystem,
+							   const char *sysname)
+{
+	return NULL;
+}
+
+const char *udev_device_get_property_value(struct udev_device *d, const char *key)
+{
+	return NULL;
+}
+
+struct udev_device *udev_device_unref(struct udev_device *d)
+{
+	return NULL;
+}
+#endif
 
 static int load_hwloc(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 {

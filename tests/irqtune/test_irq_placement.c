@@ -61,6 +61,10 @@ static void test_other(void)
 		{ "4,20", "0-15", "16-31", "20" },
 		{ "48", "0-15,32-47", "16-31,48-63", NULL },
 		{ "0-1", "1", "0", "0" },
+		/* CPU 6 offline (neither the VM's nor the host's): never
+		 * left alone in a mask, the kernel would refuse it */
+		{ "6-7", "4,7", "0-3,5", "0-3,5" },
+		{ "5-7", "4,7", "0-3,5", "5" },
 	};
 	hwloc_bitmap_t out = hwloc_bitmap_alloc();
 
