@@ -22,7 +22,7 @@ done
 if [ $# = 0 ]; then
 	set -- $(ls "$BUILD"/tests/*/test_* 2>/dev/null | grep -v '\.d$') tests/*/test_*.sh
 fi
-survived=0 runs=0
+survived=0 runs=0 timeouts=0
 for t in "$@"; do
 	case $t in
 	*.sh) src=$t run="sh $t" ;;
@@ -38,10 +38,14 @@ for t in "$@"; do
 			grep -qF -e "$base" "$src" || { [ "$run" != "$t" ] && [ ${#stem} -ge 8 ] && grep -qF -e "$stem" "$src"; } || continue
 		fi
 		mv "$W/tests/fixtures/$f" "$W/gone" || exit 2
-		(cd "$W" && PVEPIN=./$BUILD/pvepin BUILD=$BUILD timeout 300 $run > "$W/out" 2>&1)
+		(cd "$W" && PVEPIN=./$BUILD/pvepin BUILD=$BUILD timeout "${KNOCKOUT_TIMEOUT:-900}" $run > "$W/out" 2>&1)
 		rc=$?
 		mv "$W/gone" "$W/tests/fixtures/$f"
 		runs=$((runs + 1))
+		if [ "$rc" = 124 ]; then # undecided: say so, do not count it killed
+			echo "TIMEOUT  $t without $f (KNOCKOUT_TIMEOUT=${KNOCKOUT_TIMEOUT:-900} s)"
+			timeouts=$((timeouts + 1)); continue
+		fi
 		line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed' "$W/out" | tail -1)
 		case $line in
 		*" 0 failed"*) [ "$rc" = 0 ] && { echo "SURVIVED $t without $f: $line"; survived=$((survived + 1)); continue; } ;;
@@ -49,5 +53,5 @@ for t in "$@"; do
 		echo "killed   $t without $f: ${line:-no tally} (rc $rc)"
 	done
 done
-echo "knockout: $runs runs, $survived survived"
-[ "$survived" = 0 ]
+echo "knockout: $runs runs, $survived survived, $timeouts timed out"
+[ "$survived" = 0 ] && [ "$timeouts" = 0 ]

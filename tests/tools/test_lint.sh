@@ -20,11 +20,11 @@ expect_grep "clean tree says ok" "^lint: ok \([0-9]+ layers" "$T_DIR/lint.out"
 grep '^lint: .*:[0-9]*: ' "$T_DIR/lint.out" > "$T_DIR/base" # violations already there
 
 # plant WHAT FILE TEXT WANT: append TEXT to FILE; lint must fail with
-# "lint: FILE:LINE: WANT..." at the appended line, then FILE is put back.
+# "lint: FILE:LINE: WANT..." at TEXT's last line, then FILE is put back.
 plant() {
 	what=$1 f=$2 text=$3 want=$4
 	cp "$W/$f" "$T_DIR/keep" || exit 2
-	n=$(($(wc -l < "$W/$f") + 1))
+	n=$(($(wc -l < "$W/$f") + $(printf '%s\n' "$text" | wc -l)))
 	printf '%s\n' "$text" >> "$W/$f"
 	lint
 	expect_eq "$what: lint fails" "$(cat "$T_DIR/lint.rc")" 1
@@ -74,6 +74,10 @@ plant "systemd unit change in check/" "$CHK" '	r = call(bus, "StartTransientUnit
 	"StartTransientUnit changes the host"
 plant "engine step from agent/" "$(first agent)" '	pv_engine_step (en, &st, e);' \
 	"pv_engine_step changes the host"
+# a "//" inside a /* */ comment once opened a comment that hid the next lines
+plant "a call after a comment holding a URL" "$CHK" '/* see http://example.org */
+static void planted(void) { sched_setaffinity(0, 0, 0); }' \
+	"sched_setaffinity changes the host"
 harmless "a primitive named in a // comment" "$CHK" '	x = 1; // sched_setaffinity(tid) is the engine'"'"'s'
 harmless "a primitive named in a /* */ comment" "$CHK" '/* not pv_write_file(x),
  * nor sendmsg(fd) */'
