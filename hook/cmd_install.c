@@ -8,6 +8,7 @@
  * fsync'd and renamed over the old one, so a VM starting meanwhile runs
  * either the old or the new binary, never half of one. */
 #include "hook/cmd_install.h"
+#include "hook/cmd_install_int.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -25,30 +26,6 @@
 #include "common/limits.h"
 #include "common/opts.h"
 #include "conf/bdf.h"
-
-/* Every pvepin binary carries this string. A file at the hookscript path
- * that is an ELF executable holding it was put there by some pvepin and may
- * be replaced or removed without --force; anything else is the admin's. */
-static const char hook_marker[] = "pvepin-hookscript-v1:5f0c9d2e";
-
-#define DIR_MAX 256
-#define STORAGE_MAX 64
-#define CONTENT_MAX 256
-#define MAX_REFS 1024
-#define FILE_MAX ((size_t)64 << 20)
-
-enum hook_kind { HOOK_ABSENT, HOOK_SAME, HOOK_OURS, HOOK_FOREIGN };
-
-struct inst {
-	char dir[DIR_MAX];          /* the snippets directory, host path */
-	char dirpath[PV_PATH_MAX];  /* the same under --root */
-	char dest[PV_PATH_MAX];     /* dirpath/pvepin */
-	char storage[STORAGE_MAX];  /* PVE storage id, "" if not known */
-	bool from_cfg;              /* storage found in storage.cfg */
-	bool snippets;              /* ... and it has the snippets content type */
-	char content[CONTENT_MAX];  /* its content list, for the pvesm hint */
-	bool force;
-};
 
 /* A storage section of storage.cfg while it is being read. */
 struct stor {
@@ -233,153 +210,6 @@ static void storage_lookup(struct inst *in)
 		strcpy(in->storage, "local");
 }
 
-/* Read an open file whole; size is a hint (0 for /proc files). */
-static char *read_fd(int fd, const char *path, size_t *len, struct pv_err *e)
-{
-	return pv_slurp_fd(fd, path, FILE_MAX, len, e);
-}
-
-/* This very binary, read through /proc/self/exe (not under --root: it is
- * the program being installed, not a file of the host tree). */
-static char *read_self(size_t *len, struct pv_err *e)
-{
-	_cleanup_close_ int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		pv_fail(e, errno, "open /proc/self/exe");
-		return NULL;
-	}
-	return read_fd(fd, "/proc/self/exe", len, e);
-}
-
-/* What is at the hookscript path now. Only a regular file is opened (a
- * device node or FIFO there is never touched), without following a
- * symlink, and it must still be the file lstat saw. */
-static int hook_kind(const char *path, const char *self, size_t selflen, enum hook_kind *k,
-		     struct stat *st, struct pv_err *e)
-{
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	struct stat fst;
-	size_t len;
-
-	*k = HOOK_FOREIGN;
-	if (lstat(path, st) < 0) {
-		if (errno != ENOENT)
-			return pv_fail(e, errno, "stat %s", path);
-		*k = HOOK_ABSENT;
-		return 0;
-	}
-	if (!S_ISREG(st->st_mode) || (size_t)st->st_size > FILE_MAX)
-		return 0;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return pv_fail(e, errno, "open %s", path);
-	if (fstat(fd, &fst) < 0)
-		return pv_fail(e, errno, "stat %s", path);
-	if (fst.st_dev != st->st_dev || fst.st_ino != st->st_ino)
-		return pv_fail(e, EAGAIN, "%s changed while being looked at", path);
-	if (!(buf = read_fd(fd, path, &len, e)))
-		return -1;
-	if (len == selflen && !memcmp(buf, self, len))
-		*k = HOOK_SAME;
-	else if (len > 4 && !memcmp(buf, "\177ELF", 4) &&
-		 memmem(buf, len, hook_marker, sizeof(hook_marker) - 1))
-		*k = HOOK_OURS;
-	return 0;
-}
-
-static int fsync_dir(const char *dir, struct pv_err *e)
-{
-	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return pv_fail(e, errno, "open %s", dir);
-	if (fsync(fd) < 0)
-		return pv_fail(e, errno, "fsync %s", dir);
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len, const char *path, struct pv_err *e)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return pv_fail(e, errno, "write %s", path);
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Temporary file beside dest, 0755 root:root, fsync'd, renamed over dest,
- * directory fsync'd. The temporary file never outlives a failure. */
-static int write_atomic(const struct inst *in, const char *data, size_t len, struct pv_err *e)
-{
-	char tmp[PV_PATH_MAX + 16];
-	int fd, r = -1;
-
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", in->dirpath, PV_HOOK_NAME);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return pv_fail(e, errno, "create a temporary file in %s", in->dirpath);
-	if (write_all(fd, data, len, tmp, e) < 0)
-		goto out;
-	if (fchmod(fd, 0755) < 0) {
-		pv_fail(e, errno, "chmod %s", tmp);
-		goto out;
-	}
-	/* root-owned whatever the directory's group; unprivileged only in tests under --root */
-	if (geteuid() == 0 && fchown(fd, 0, 0) < 0) {
-		pv_fail(e, errno, "chown %s", tmp);
-		goto out;
-	}
-	if (fsync(fd) < 0) {
-		pv_fail(e, errno, "fsync %s", tmp);
-		goto out;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		pv_fail(e, errno, "close %s", tmp);
-		goto out;
-	}
-	r = rename(tmp, in->dest);
-	if (r < 0) {
-		pv_fail(e, errno, "rename %s to %s", tmp, in->dest);
-		goto out;
-	}
-	return fsync_dir(in->dirpath, e);
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
-/* Create the snippets directory (one level: its storage must exist). */
-static int ensure_dir(const struct inst *in, struct pv_err *e)
-{
-	struct stat st;
-
-	if (stat(in->dirpath, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : pv_fail(e, ENOTDIR, "%s", in->dirpath);
-	if (errno != ENOENT)
-		return pv_fail(e, errno, "stat %s", in->dirpath);
-	if (pv_opt.dry_run)
-		return 0;
-	if (mkdir(in->dirpath, 0755) < 0) {
-		if (errno == ENOENT)
-			return pv_fail(e, 0, "%s: its parent directory does not exist (is this a "
-				       "Proxmox VE host? give --storage-dir)", in->dirpath);
-		return pv_fail(e, errno, "mkdir %s", in->dirpath);
-	}
-	return 0;
-}
-
 static bool names_hook(const struct inst *in, const char *v)
 {
 	const char *colon = strchr(v, ':');
@@ -529,7 +359,8 @@ static int do_install(struct inst *in, const char *self, size_t selflen, struct 
 	struct stat st;
 	bool ok_mode;
 
-	if (ensure_dir(in, e) < 0 || hook_kind(in->dest, self, selflen, &k, &st, e) < 0)
+	if (pv_inst_ensure_dir(in, e) < 0 || pv_inst_check_dir(in, e) < 0 ||
+	    pv_inst_hook_kind(in->dest, self, selflen, &k, &st, e) < 0)
 		return -1;
 	if (k == HOOK_FOREIGN && !in->force)
 		return pv_fail(e, 0, "%s exists and was not made by pvepin; left alone (move it "
@@ -544,7 +375,7 @@ static int do_install(struct inst *in, const char *self, size_t selflen, struct 
 		printf("would write %s (%zu bytes, 0755 root:root)\n", in->dest, selflen);
 		return 0;
 	}
-	if (write_atomic(in, self, selflen, e) < 0)
+	if (pv_inst_write(in, self, selflen, e) < 0)
 		return -1;
 	printf("%s %s (%zu bytes, 0755 root:root)\n",
 	       k == HOOK_ABSENT ? "installed" : k == HOOK_FOREIGN ? "replaced (--force)" :
@@ -565,7 +396,7 @@ int cmd_install(int argc, char **argv)
 	if (need_root("install") < 0)
 		return 1;
 	storage_lookup(&in);
-	if (!(self = read_self(&selflen, &e)) || do_install(&in, self, selflen, &e) < 0) {
+	if (!(self = pv_inst_read_self(&selflen, &e)) || do_install(&in, self, selflen, &e) < 0) {
 		fprintf(stderr, "pvepin install: %s\n", e.msg);
 		return 1;
 	}
@@ -587,7 +418,7 @@ static int do_uninstall(struct inst *in, struct pv_err *e)
 	struct stat st;
 	size_t selflen;
 
-	if (!(self = read_self(&selflen, e)) || hook_kind(in->dest, self, selflen, &k, &st, e) < 0)
+	if (!(self = pv_inst_read_self(&selflen, e)) || pv_inst_hook_kind(in->dest, self, selflen, &k, &st, e) < 0)
 		return -1;
 	if (k == HOOK_ABSENT) {
 		printf("%s is not there: nothing to remove\n", in->dest);
@@ -602,7 +433,7 @@ static int do_uninstall(struct inst *in, struct pv_err *e)
 	}
 	if (unlink(in->dest) < 0)
 		return pv_fail(e, errno, "remove %s", in->dest);
-	if (fsync_dir(in->dirpath, e) < 0)
+	if (pv_inst_fsync_dir(in->dirpath, e) < 0)
 		return -1;
 	printf("removed %s\n", in->dest);
 	return 0;

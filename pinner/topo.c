@@ -17,7 +17,8 @@
 /* hwloc dlopens every plugin it finds at init: the GL, OpenCL and libxml2
  * ones pull in X11, OpenCL and libxml2 and cost more than the rest of a
  * hook run. pvepin needs only the PCI plugin (its own XML parser reads
- * hwloc's exports). An admin's own setting wins. */
+ * hwloc's exports). The release binary cleared the environment first
+ * (common/testknob.h); a test build keeps a caller's setting. */
 static int quiet_plugins(struct pv_err *e)
 {
 #ifndef PV_HWLOC_SHARED

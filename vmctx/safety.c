@@ -3,69 +3,107 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
+#include "vmctx/safety_int.h"
 
-#define MAX_DEPTH 4
-
-/* Which plan device, if any, lies on the sysfs device path (a realpath
- * like .../pci0000:00/0000:00:1f.2/ata1/.../sda). */
-static const char *dev_on_path(const struct pv_plan *p, const char *real)
+const char *pv_safety_on_path(const struct pv_plan *p, const char *real)
 {
 	for (int i = 0; i < p->ndev; i++) {
-		const char *hit = strstr(real, p->dev[i].bdf);
-		size_t len = strlen(p->dev[i].bdf);
+		const char *bdf = p->dev[i].bdf;
+		size_t len = strlen(bdf);
 
-		if (hit && hit[-1] == '/' && (hit[len] == '/' || hit[len] == '\0'))
-			return p->dev[i].bdf;
+		for (const char *hit = strstr(real, bdf); hit; hit = strstr(hit + 1, bdf))
+			if (hit > real && hit[-1] == '/' && (hit[len] == '/' || hit[len] == '\0'))
+				return bdf;
 	}
 	return NULL;
 }
 
-/* A block device and, for dm/md, what it is made of (slaves/). */
-static const char *block_dev(const struct pv_plan *p, const char *sysdir, int depth)
+static bool name_ok(const char *s)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	char real[PATH_MAX], sub[PATH_MAX + 300];
-	const char *hit;
-	struct dirent *de;
+	return *s && strlen(s) < NAME_MAX && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
 
-	if (depth > MAX_DEPTH || !realpath(sysdir, real))
+/* A block device's sysfs dir (rooted) and, for dm/md, what it is built
+ * from (slaves/), for a native-multipath NVMe namespace its paths. */
+static const char *block_dir(const struct pv_plan *p, const char *sysdir, int depth)
+{
+	static const char *const below[] = { "slaves", "multipath" };
+	char real[PATH_MAX], sub[PATH_MAX + NAME_MAX + 16];
+	const char *hit;
+
+	if (depth > PV_SAFETY_DEPTH || !realpath(sysdir, real))
 		return NULL;
-	if ((hit = dev_on_path(p, real)))
+	if ((hit = pv_safety_on_path(p, real)))
 		return hit;
-	snprintf(sub, sizeof(sub), "%s/slaves", real);
-	if (!(d = opendir(sub)))
-		return NULL;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
-			snprintf(sub, sizeof(sub), "%s/slaves/%s", real, de->d_name);
-			if ((hit = block_dev(p, sub, depth + 1)))
-				return hit;
-		}
+	for (size_t k = 0; k < sizeof(below) / sizeof(below[0]); k++) {
+		_cleanup_closedir_ DIR *d = NULL;
+		struct dirent *de;
+
+		snprintf(sub, sizeof(sub), "%s/%s", real, below[k]);
+		if (!(d = opendir(sub)))
+			continue;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.') {
+				snprintf(sub, sizeof(sub), "%s/%s/%s", real, below[k], de->d_name);
+				if ((hit = block_dir(p, sub, depth + 1)))
+					return hit;
+			}
+	}
 	return NULL;
 }
 
-static void check_rootfs(struct pv_plan *p)
+const char *pv_safety_block(const struct pv_plan *p, const char *name)
 {
-	char root[PV_PATH_MAX], sys[PV_PATH_MAX];
-	struct stat st;
-	const char *hit;
+	char sys[PV_PATH_MAX];
 
-	if (pv_path(root, sizeof(root), NULL, "/") < 0 || stat(root, &st) < 0)
-		return;
-	if (pv_path(sys, sizeof(sys), NULL, "/sys/dev/block/%u:%u", major(st.st_dev),
-		    minor(st.st_dev)) < 0)
-		return;
-	if ((hit = block_dev(p, sys, 0)))
-		pv_plan_refuse(p, "%s holds the root filesystem's storage: passing it through takes "
-			       "the host's disk away (--force overrides)", hit);
+	if (!name_ok(name) || pv_path(sys, sizeof(sys), NULL, "/sys/class/block/%s", name) < 0)
+		return NULL;
+	return block_dir(p, sys, 0);
+}
+
+/* A device-mapper name ("pve-swap") to its block device ("dm-1"). */
+static bool dm_name(const char *want, char *name, size_t n)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	char path[PV_PATH_MAX], got[256];
+	struct dirent *de;
+
+	if (pv_path(path, sizeof(path), NULL, "/sys/class/block") < 0 || !(d = opendir(path)))
+		return false;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "dm-", 3) ||
+		    pv_path(path, sizeof(path), NULL, "/sys/class/block/%s/dm/name", de->d_name) < 0 ||
+		    pv_read_attr(path, got, sizeof(got), NULL) < 0 || strcmp(got, want))
+			continue;
+		snprintf(name, n, "%s", de->d_name);
+		return true;
+	}
+	return false;
+}
+
+bool pv_safety_devpath(const char *dev, char *name, size_t n)
+{
+	char path[PV_PATH_MAX], real[PATH_MAX], sys[PV_PATH_MAX];
+	const char *base;
+
+	if (strncmp(dev, "/dev/", 5) || pv_path(path, sizeof(path), NULL, "%s", dev) < 0)
+		return false;
+	/* /dev/mapper/x and /dev/disk/by-* are links to the kernel's name */
+	base = realpath(path, real) ? strrchr(real, '/') + 1 : strrchr(dev, '/') + 1;
+	if (name_ok(base) && pv_path(sys, sizeof(sys), NULL, "/sys/class/block/%s", base) == 0 &&
+	    pv_exists(sys)) {
+		snprintf(name, n, "%s", base);
+		return true;
+	}
+	return !strncmp(dev, "/dev/mapper/", 12) && dm_name(dev + 12, name, n);
 }
 
 static bool ifname_ok(const char *s)
@@ -78,8 +116,6 @@ static bool ifname_ok(const char *s)
 	return true;
 }
 
-/* The NIC behind an interface: its device, or those of its lower_*
- * interfaces (bridge ports, bond slaves, VLAN parents). */
 static const char *net_dev(const struct pv_plan *p, const char *ifname, int depth)
 {
 	_cleanup_closedir_ DIR *d = NULL;
@@ -87,10 +123,10 @@ static const char *net_dev(const struct pv_plan *p, const char *ifname, int dept
 	const char *hit;
 	struct dirent *de;
 
-	if (depth > MAX_DEPTH || !ifname_ok(ifname) ||
+	if (depth > PV_SAFETY_DEPTH || !ifname_ok(ifname) ||
 	    pv_path(path, sizeof(path), NULL, "/sys/class/net/%s/device", ifname) < 0)
 		return NULL;
-	if (realpath(path, real) && (hit = dev_on_path(p, real)))
+	if (realpath(path, real) && (hit = pv_safety_on_path(p, real)))
 		return hit;
 	if (pv_path(path, sizeof(path), NULL, "/sys/class/net/%s", ifname) < 0 ||
 	    !(d = opendir(path)))
@@ -101,25 +137,24 @@ static const char *net_dev(const struct pv_plan *p, const char *ifname, int dept
 	return NULL;
 }
 
-static void check_default_route(struct pv_plan *p)
+const char *pv_safety_netdev(const struct pv_plan *p, const char *ifname)
 {
-	_cleanup_free_ char *text = NULL;
-	char path[PV_PATH_MAX], *save = NULL;
+	return net_dev(p, ifname, 0);
+}
 
-	if (pv_path(path, sizeof(path), NULL, "/proc/net/route") < 0 ||
-	    !(text = pv_slurp(path, NULL, NULL)))
-		return;
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char ifname[32], dest[16], mask[16];
-		const char *hit;
+void pv_safety_refuse(struct pv_plan *p, const char *bdf, const char *fmt, ...)
+{
+	char why[256];
+	size_t len = strlen(bdf);
+	va_list ap;
 
-		if (sscanf(line, "%31s %15s %*s %*s %*s %*s %*s %15s", ifname, dest, mask) != 3 ||
-		    strcmp(dest, "00000000") || strcmp(mask, "00000000"))
-			continue;
-		if ((hit = net_dev(p, ifname, 0)))
-			pv_plan_refuse(p, "%s carries the default route (%s): passing it through cuts "
-				       "the host off the network (--force overrides)", hit, ifname);
-	}
+	for (int i = 0; i < p->nrefuse; i++)
+		if (!strncmp(p->refuse[i], bdf, len) && p->refuse[i][len] == ' ')
+			return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pv_plan_refuse(p, "%s %s", bdf, why);
 }
 
 static bool in_plan(const struct pv_plan *p, const char *bdf)
@@ -162,8 +197,63 @@ int pv_safety_check(struct pv_plan *p, const struct pv_topo *t, struct pv_err *e
 {
 	if (p->ndev == 0)
 		return 0;
-	check_rootfs(p);
-	check_default_route(p);
+	pv_safety_disks(p);
+	pv_safety_nets(p);
 	check_console(p, t);
 	return 0;
+}
+
+/* /etc/pve/storage.cfg: "<type>: <id>" opens a section, indented
+ * "<key> <value>" lines follow; a section with "disable" is left out. */
+struct section {
+	char type[64], id[128];
+	char *kv[64][2];
+	int n;
+	bool off;
+};
+
+static void flush(struct section *s, pv_storage_fn fn, void *arg)
+{
+	for (int i = 0; s->type[0] && !s->off && i < s->n; i++)
+		fn(arg, s->type, s->id, s->kv[i][0], s->kv[i][1]);
+	memset(s, 0, sizeof(*s));
+}
+
+void pv_safety_storage(pv_storage_fn fn, void *arg)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[PV_PATH_MAX], *save = NULL;
+	struct section s = { .n = 0 };
+
+	if (pv_path(path, sizeof(path), NULL, "/etc/pve/storage.cfg") < 0 ||
+	    !(text = pv_slurp(path, NULL, NULL)))
+		return;
+	for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+		char *key, *val;
+
+		if (ln[0] == '#')
+			continue;
+		if (ln[0] != ' ' && ln[0] != '\t') {
+			flush(&s, fn, arg);
+			if (sscanf(ln, "%63[^: ]: %127s", s.type, s.id) != 2)
+				s.type[0] = '\0';
+			continue;
+		}
+		key = ln + strspn(ln, " \t");
+		val = key + strcspn(key, " \t");
+		if (*val)
+			*val++ = '\0';
+		val += strspn(val, " \t");
+		for (size_t l = strlen(val); l && strchr(" \t\r", val[l - 1]); l--)
+			val[l - 1] = '\0';
+		if (!*key)
+			continue;
+		if (!strcmp(key, "disable"))
+			s.off = true;
+		else if (s.n < 64) {
+			s.kv[s.n][0] = key;
+			s.kv[s.n++][1] = val;
+		}
+	}
+	flush(&s, fn, arg);
 }

@@ -1,7 +1,10 @@
-/* Safety refusals of pre-start (doc/DESIGN.md "Safety rules") that need the
- * live host: the device holding the root filesystem's storage, the
- * default-route NIC, the only console. The planner adds its own (partial
- * IOMMU groups). */
+/* Safety refusals of pre-start (DESIGN.md "Safety rules") that need the
+ * live host: a device that backs the host's storage (any mounted
+ * filesystem, swap, an imported ZFS pool, a mounted btrfs, a dm/md device
+ * built on it, VM storage of storage.cfg: vmctx/safety_disk.c) or its
+ * networks (IPv4/IPv6 default routes, corosync's rings, network storage:
+ * vmctx/safety_net.c), and the only console. The planner adds its own
+ * (partial IOMMU groups). Each names its reason; --force overrides. */
 #pragma once
 #include "common/err.h"
 #include "pinner/plan.h"
