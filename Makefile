@@ -153,4 +153,5 @@ doc-images: pvepin
 
 .PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck check-debian13 demo check-fresh install deb clean doc-images
 
--include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
+# (not the distro chroots of check-debian13 and check-fresh: their /etc/*.d)
+-include $(shell find $(BUILD) build-fuzz \( -name debian13 -o -name fresh \) -prune -o -name '*.d' -type f -print 2>/dev/null)
