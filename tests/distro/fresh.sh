@@ -50,7 +50,10 @@ mkdir -p "$DIR" "$DIR/apt/partial" || exit 1
 if [ ! -x "$BASE/usr/bin/make" ] || [ ! -x "$BASE/usr/bin/git" ]; then
 	rm -rf "$BASE.new"
 	echo "fresh: debootstrap bookworm (git, make) into $BASE (a few minutes)"
-	if ! debootstrap --variant=minbase --include=git,make bookworm "$BASE.new" "$MIRROR" \
+	# in a mount namespace: the /proc debootstrap mounts in the tree ends
+	# with it, so a killed run leaves nothing mounted under build/
+	if ! unshare --mount --propagation private \
+		debootstrap --variant=minbase --include=git,make bookworm "$BASE.new" "$MIRROR" \
 		> "$BASE.log" 2>&1; then
 		tail -5 "$BASE.log"
 		unavailable "debootstrap from $MIRROR failed (see $BASE.log)"

@@ -38,6 +38,13 @@ expect_rc "unknown option through an absolute path" 2 "$abs" --bogus
 if grep -q "$abs" "$T_OUT"; then fail "the binary's path in the error: $(cat "$T_OUT")"; else
 	pass "the binary's path is not in the error"; fi
 
+# a command's own argument errors point at that command's help, which exists
+for c in plan check status restore topo install; do
+	$PVEPIN $c --bogus > "$T_DIR/e" 2>&1
+	expect_grep "$c --bogus names 'pvepin help $c'" "^pvepin $c: unexpected argument '--bogus'. Try 'pvepin help $c'.$" "$T_DIR/e"
+	expect_rc "... and pvepin help $c works" 0 $PVEPIN help $c
+done
+
 # --- plan --json --pve: two outputs, refused (either order, global --json too)
 for form in "plan 100 --json --pve" "plan 100 --pve --json" "--json plan 100 --pve"; do
 	expect_rc "$form: exit 2" 2 $PVEPIN --root "$R" --topology $S/tr7970x.xml --conf $S/100.conf $form
