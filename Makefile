@@ -4,7 +4,7 @@ PKGS     := hwloc inih libsystemd
 BUILD    ?= build
 OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-            -I. $(shell pkg-config --cflags $(PKGS))
+            -I. $(PKG_CFLAGS)
 DEPFLAGS  = -MMD -MP
 # libsystemd is dlopened by the systemd backend alone (engine/sdbus_dl.h).
 # hwloc and inih are linked in (their .a, from libhwloc-dev and libinih-dev),
@@ -12,12 +12,18 @@ DEPFLAGS  = -MMD -MP
 # would otherwise pay the loader for four libraries (libudev with them), most
 # of a process start. pinner/topo.c says what stands in for libudev.
 # STATIC=0 links them as shared libraries.
+# pkg-config runs once, when a compile first needs it, not while make reads
+# this file: `make demo` on a machine without the libraries yet says nothing
+# until it has installed them. A library really missing stops the build at
+# pkg-deps with one line naming the packages.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS)) 2>/dev/null))$(PKG_LIBS)
 STATIC   ?= 1
 ifeq ($(STATIC),1)
-LDLIBS   += -Wl,-Bstatic $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS))) -lm -Wl,-Bdynamic -lpthread
+LDLIBS   += -Wl,-Bstatic $(PKG_LIBS) -lm -Wl,-Bdynamic -lpthread
 else
 CFLAGS   += -DPV_HWLOC_SHARED
-LDLIBS   += $(shell pkg-config --libs $(filter-out libsystemd,$(PKGS))) -lpthread
+LDLIBS   += $(PKG_LIBS) -lpthread
 endif
 PREFIX   ?= /usr
 SYSCONFDIR ?= /etc
@@ -36,7 +42,11 @@ HELPER_BINS := $(HELPER_SRCS:%.c=$(BUILD)/%)
 
 all: pvepin
 
-$(BUILD)/%.o: %.c
+pkg-deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null || { echo "make: pkg-config finds no $(PKGS):" \
+		"apt-get install pkg-config libhwloc-dev libinih-dev libsystemd-dev (or: make demo)" >&2; exit 1; }
+
+$(BUILD)/%.o: %.c | pkg-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
@@ -66,7 +76,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libpvepin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
 
-$(BUILD)/tests/helpers/%: tests/helpers/%.c
+$(BUILD)/tests/helpers/%: tests/helpers/%.c | pkg-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(LDLIBS)
 
@@ -92,13 +102,13 @@ asan:
 
 # libFuzzer targets (clang). FUZZ_SECONDS per target (default 300).
 FUZZ_SECONDS ?= 300
-FUZZ_BASE   := -std=c11 -D_GNU_SOURCE -O1 -g -fno-sanitize-recover=all -I. $(shell pkg-config --cflags $(PKGS))
-FUZZ_CFLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
+FUZZ_BASE    = -std=c11 -D_GNU_SOURCE -O1 -g -fno-sanitize-recover=all -I. $(PKG_CFLAGS)
+FUZZ_CFLAGS  = $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
 # The library is built once, instrumented, into an archive: each target links
 # only the objects it uses.
 FUZZ_OBJS   := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 fuzz-build: $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/obj/%.o: %.c
+build-fuzz/obj/%.o: %.c | pkg-deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_BASE) $(DEPFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build-fuzz/libpvepin.a: $(FUZZ_OBJS)
@@ -125,6 +135,11 @@ check-debian13:
 
 demo:
 	sh tests/vm/demo.sh
+
+# A new user's first hour: `make demo` then `make check` from a fresh clone
+# on a fresh Debian 12 (git and make only), in a debootstrapped chroot
+check-fresh:
+	sh tests/distro/fresh.sh
 
 install: pvepin
 	install -D -m 0755 pvepin $(DESTDIR)$(PREFIX)/sbin/pvepin
@@ -160,6 +175,7 @@ doc-images: pvepin
 	if command -v rsvg-convert > /dev/null; then \
 		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
 
-.PHONY: all pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck check-debian13 demo install deb clean doc-images
+.PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck check-debian13 demo check-fresh install deb clean doc-images
 
--include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
+# (not the distro chroots of check-debian13 and check-fresh: their /etc/*.d)
+-include $(shell find $(BUILD) build-fuzz \( -name debian13 -o -name fresh \) -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -2,7 +2,9 @@
  * multi-CCD parts), and irqbalance, which pvepin has to talk to. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/fsio.h"
 #include "engine/irqbalance.h"
 #include "check/host_int.h"
 
@@ -39,10 +41,25 @@ static void nps_warn(const struct hc *h, const struct pv_node *n, int nl3, struc
 			      "so pvepin can put a VM's memory beside its CCD", n->os, nl3, per_pkg);
 }
 
+static bool l3_known(const struct pv_topo *t)
+{
+	for (int i = 0; i < t->nl3; i++)
+		if (t->l3[i].size)
+			return true;
+	return false;
+}
+
 static void check_nps(struct hc *h, struct pv_report *r)
 {
 	const struct pv_topo *t = h->t;
 	int warned = 0;
+
+	/* no L3 cache in the topology: pvepin made up one domain per node */
+	if (!l3_known(t)) {
+		pv_report_add(r, PV_WARN, "numa-nps", "cannot tell how the L3 caches sit in the NUMA nodes: "
+			      "the topology has no L3 cache (no cpu*/cache/index3 in sysfs)");
+		return;
+	}
 
 	for (int i = 0; i < t->nnode; i++) {
 		int nl3 = node_l3s(t, &t->node[i]);
@@ -75,8 +92,12 @@ static void check_irqbalance(struct pv_report *r)
 	struct pv_irqb ib;
 	struct pv_err e = { 0 };
 	pid_t named;
+	char p[PV_PATH_MAX];
 
-	if (pv_irqb_find(&ib, &e) < 0) {
+	if (pv_path(p, sizeof(p), &e, "/proc/1") < 0 || access(p, F_OK) < 0) {
+		pv_report_add(r, PV_WARN, "irqbalance", "cannot tell whether irqbalance runs: no processes "
+			      "under /proc to look at");
+	} else if (pv_irqb_find(&ib, &e) < 0) {
 		pv_report_add(r, PV_WARN, "irqbalance", "cannot tell whether irqbalance runs: %s", e.msg);
 	} else if (!ib.running && (named = pv_irqb_named_process()) > 0) {
 		pv_report_add(r, PV_WARN, "irqbalance",

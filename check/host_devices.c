@@ -115,6 +115,14 @@ static bool group_seen(const struct hc *h, int upto, int g, int vmid)
 	return false;
 }
 
+/* "0000:81:00" of "0000:81:00.1": the card, all its functions */
+static const char *same_card(const char *bdf, char *card)
+{
+	snprintf(card, 16, "%.10s.", bdf);
+	card[10] = '\0';
+	return card;
+}
+
 static void check_groups(struct hc *h, struct pv_report *r)
 {
 	if (h->t->niommu_groups <= 0)
@@ -122,7 +130,7 @@ static void check_groups(struct hc *h, struct pv_report *r)
 	for (int i = 0; i < h->ndev; i++) {
 		const struct hc_dev *d = &h->dev[i];
 		const struct pv_pcidev *p = pv_topo_pci(h->t, d->bdf);
-		char list[320];
+		char list[320], card[16];
 
 		if (!d->target || !p || group_seen(h, i, p->iommu_group, d->vmid))
 			continue;
@@ -132,7 +140,16 @@ static void check_groups(struct hc *h, struct pv_report *r)
 				      "to another slot, or update the firmware", d->bdf, d->vmid, d->slot);
 			continue;
 		}
-		if (group_problems(h, p->iommu_group, d->vmid, list, sizeof(list)))
+		if (group_problems(h, p->iommu_group, d->vmid, list, sizeof(list)) &&
+		    strstr(list, same_card(d->bdf, card)))
+			/* another function of the same card: PVE's all-functions form */
+			pv_report_add(r, PV_ERROR, "group-viable",
+				      "IOMMU group %d of %s (VM %d) also holds %s, which VM %d does not pass through: "
+				      "vfio takes whole groups only: pass all functions of the card with hostpci%d: "
+				      "%s (and any other device listed), or move the card to a slot with a group of its "
+				      "own (`pvepin topo` shows groups)", p->iommu_group, d->bdf, d->vmid, list,
+				      d->vmid, d->slot, card);
+		else if (list[0])
 			pv_report_add(r, PV_ERROR, "group-viable",
 				      "IOMMU group %d of %s (VM %d) also holds %s, which VM %d does not pass through: "
 				      "vfio takes whole groups only: pass those through too, or move the card to a slot "

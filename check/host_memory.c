@@ -11,7 +11,10 @@ static void check_pdpe1gb(struct hc *h, struct pv_report *r)
 {
 	bool want = hc_vm_wants_1g(h, true);
 
-	if (h->t->pdpe1gb)
+	if (!h->t->pdpe1gb_known)
+		pv_report_add(r, PV_WARN, "hugepages-1g", "cannot tell whether the CPU supports 1 GiB pages: "
+			      "no flags line in /proc/cpuinfo to read%s", want ? " (a VM config asks for them)" : "");
+	else if (h->t->pdpe1gb)
 		pv_report_add(r, PV_OK, "hugepages-1g", "the CPU supports 1 GiB pages (pdpe1gb)");
 	else
 		pv_report_add(r, want ? PV_ERROR : PV_WARN, "hugepages-1g",

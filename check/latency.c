@@ -273,11 +273,31 @@ static void check_numa(struct lc *c)
 			      "node distances agree with the measured latency between nodes");
 }
 
+/* Every pair of one kind (one pair, or CPUs of a single L3): no check has
+ * two kinds to compare, but the user still learns what was measured. */
+static void say_too_few(const struct lc *c, long measured)
+{
+	static const char *const what[PV_REL_N] = { "SMT siblings", "same L3", "other L3, same node",
+						     "other node", "unplaced" };
+	char b[256];
+	size_t len = 0;
+
+	b[0] = '\0';
+	for (int k = 0; k < PV_REL_N; k++)
+		if (c->cnt[k] && len < sizeof(b))
+			len += (size_t)snprintf(b + len, sizeof(b) - len, "%s%s %.0f ns", len ? ", " : "",
+						what[k], c->med[k]);
+	pv_report_add(c->r, PV_WARN, "latency", "%ld pair%s measured (%s): too few kinds of pair to "
+		      "check the topology against (it needs pairs inside and across L3 domains or nodes): "
+		      "measure on more CPUs", measured, measured == 1 ? "" : "s", b[0] ? b : "no median");
+}
+
 void pv_latency_check_matrix(const struct pv_topo *t, const struct pv_lat *m, struct pv_report *r)
 {
 	_cleanup_free_ const struct pv_pu **pus = pv_lat_pus(m, t);
 	struct lc c = { .t = t, .m = m, .pus = pus, .r = r };
 	long measured = 0;
+	int n0;
 
 	if (!pus) {
 		pv_report_add(r, PV_ERROR, "latency", "out of memory");
@@ -294,9 +314,12 @@ void pv_latency_check_matrix(const struct pv_topo *t, const struct pv_lat *m, st
 	if (!same_host(&c))
 		return;
 	class_medians(&c);
+	n0 = r->n;
 	check_smt(&c);
 	check_l3(&c);
 	check_numa(&c);
+	if (r->n == n0)
+		say_too_few(&c, measured);
 }
 
 void pv_latency_check(const struct pv_topo *t, const char *file, struct pv_report *r)

@@ -19,6 +19,7 @@ struct scan {
 	struct pv_bdf *out;
 	int max, n;
 	bool in_target, seen_target, found;
+	int line, target_line; /* the line read, and the entry's header line */
 };
 
 static void rtrim(char *s)
@@ -34,7 +35,10 @@ static int header(struct scan *s, char *line, struct pv_err *e)
 	rtrim(line);
 	s->in_target = strcmp(line, s->name) == 0;
 	if (s->in_target && s->seen_target)
-		return pv_fail(e, 0, "mapping '%s' defined twice", s->name);
+		return pv_fail(e, 0, "mapping '%s' defined twice (first at line %d)", s->name,
+			       s->target_line);
+	if (s->in_target)
+		s->target_line = s->line;
 	s->seen_target |= s->in_target;
 	return 0;
 }
@@ -133,7 +137,7 @@ int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *na
 		nl = strchr(line, '\n');
 		if (nl)
 			*nl++ = '\0';
-		lineno++;
+		s.line = ++lineno;
 		if (scan_line(&s, line, e) < 0)
 			return pv_wrap(e, "%s:%d", cfgname, lineno);
 	}
@@ -141,8 +145,8 @@ int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *na
 		return pv_fail(e, 0, "mapping '%s' not found in %s (define it under Datacenter > Resource Mappings)",
 			       name, cfgname);
 	if (!s.found)
-		return pv_fail(e, 0, "mapping '%s' has no device for node '%s' in %s (add a map line with node=%s)",
-			       name, node, cfgname, node);
+		return pv_fail(e, 0, "%s:%d: mapping '%s' has no device for node '%s' (add a map line "
+			       "with node=%s)", cfgname, s.target_line, name, node, node);
 	*n = s.n;
 	return 0;
 }
@@ -203,7 +207,7 @@ static int resolve_one(struct pv_hostpci *h, const char *text, const char *cfg,
 				      &h->nbdf, e);
 }
 
-int pv_pcimap_resolve(struct pv_vmconf *c, struct pv_err *e)
+int pv_pcimap_resolve(struct pv_vmconf *c, const char *conf, struct pv_err *e)
 {
 	_cleanup_free_ char *text = NULL;
 	char path[PV_PATH_MAX], node[128];
@@ -216,13 +220,15 @@ int pv_pcimap_resolve(struct pv_vmconf *c, struct pv_err *e)
 		if (!text) {
 			if (pv_path(path, sizeof(path), e, "/etc/pve/mapping/pci.cfg") < 0 ||
 			    pv_nodename(node, sizeof(node), e) < 0)
-				return pv_wrap(e, "hostpci%d: mapping '%s'", i, h->mapping);
+				return pv_wrap(e, "%s:%d: hostpci%d: mapping '%s'", conf, h->line, i,
+					       h->mapping);
 			text = pv_slurp(path, NULL, e);
 			if (!text)
-				return pv_wrap(e, "hostpci%d: mapping '%s'", i, h->mapping);
+				return pv_wrap(e, "%s:%d: hostpci%d: mapping '%s'", conf, h->line, i,
+					       h->mapping);
 		}
 		if (resolve_one(h, text, path, node, e) < 0)
-			return pv_wrap(e, "hostpci%d", i);
+			return pv_wrap(e, "%s:%d: hostpci%d", conf, h->line, i);
 	}
 	return 0;
 }

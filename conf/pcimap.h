@@ -21,5 +21,6 @@ int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *na
 int pv_nodename(char *buf, size_t n, struct pv_err *e);
 
 /* Resolve every hostpciN with mapping= through <root>/etc/pve/mapping/pci.cfg
- * into its bdf[] list. A no-op when no hostpci uses a mapping. */
-int pv_pcimap_resolve(struct pv_vmconf *c, struct pv_err *e);
+ * into its bdf[] list (conf: the VM config's path, for errors). A no-op when
+ * no hostpci uses a mapping. */
+int pv_pcimap_resolve(struct pv_vmconf *c, const char *conf, struct pv_err *e);

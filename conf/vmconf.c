@@ -420,6 +420,9 @@ int pv_vmconf_parse_string(const char *text, const char *name, int vmid,
 			pv_vmconf_free(c);
 			return pv_wrap(e, "%s:%d: %s", name, lineno, s);
 		}
+		for (int i = 0; i < PV_MAX_HOSTPCI; i++)
+			if (c->hostpci[i].present && !c->hostpci[i].line)
+				c->hostpci[i].line = lineno;
 	}
 	return 0;
 }
@@ -444,9 +447,9 @@ int pv_vmconf_load(int vmid, const char *explicit_path, struct pv_vmconf *c,
 		return pv_wrap(e, "VM %d config", vmid);
 	if (pv_vmconf_parse_string(text, path, vmid, c, e) < 0)
 		return -1;
-	if (pv_pcimap_resolve(c, e) < 0) {
+	if (pv_pcimap_resolve(c, path, e) < 0) {
 		pv_vmconf_free(c);
-		return pv_wrap(e, "%s", path);
+		return -1;
 	}
 	return 0;
 }

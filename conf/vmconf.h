@@ -18,6 +18,7 @@ struct pv_hostpci {
 	char mapping[64];   /* mapping=NAME, "" if none; resolved into bdf[] */
 	bool pcie, xvga;
 	char romfile[256];  /* "" if none; a file name under /usr/share/kvm */
+	int line;           /* its line in the config, for errors */
 };
 
 struct pv_gnuma {

@@ -81,13 +81,29 @@ int pv_engine_save_ledger(struct pv_engine *en, struct pv_err *e)
 	return en->led ? pv_ledger_save(en->led, e) : 0;
 }
 
+/* What a step would do, in the user's terms: a rebind's journal values
+ * ("driver|override", "vfio-pci|keep") are the engine's own encoding. */
+static void dry_run_line(const struct pv_jrec *r)
+{
+	const char *bar = strchr(r->old, '|');
+
+	if (r->kind != PV_STEP_REBIND || !bar) {
+		printf("would %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target, r->old, r->nv);
+		return;
+	}
+	printf("would %s %s: driver %.*s%s -> vfio-pci%s\n", pv_step_name(r->kind), r->target,
+	       bar == r->old ? 6 : (int)(bar - r->old), bar == r->old ? "(none)" : r->old,
+	       bar[1] ? " (driver_override was set)" : "",
+	       strstr(r->nv, "|keep") ? " (kept bound after the VM stops)" : "");
+}
+
 int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e)
 {
 	int rc;
 
 	r->phase = en->phase;
 	if (pv_opt.dry_run) {
-		printf("would %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target, r->old, r->nv);
+		dry_run_line(r);
 		return 0;
 	}
 	if (journal(en, e) < 0 ||

@@ -7,6 +7,7 @@
 #include "hook/cmd.h"
 #include "draw/svg.h"
 #include "engine/journal.h"
+#include "engine/ledger.h"
 #include "hook/phases.h"
 #include "check/status.h"
 
@@ -35,6 +36,28 @@ int pv_cmd_phase(int argc, char **argv)
 	return 0;
 }
 
+/* Whether anything is recorded for vmid: journal records or a ledger entry.
+ * -1 when that cannot be read (restore then runs and says why). */
+static int recorded(int vmid)
+{
+	struct pv_jlist j = { 0 };
+	struct pv_ledger l = { 0 };
+	struct pv_err e = { 0 };
+	int rc = pv_journal_load(vmid, &j, &e);
+
+	if (rc < 0)
+		return -1;
+	rc = j.n > 0;
+	pv_jlist_free(&j);
+	if (rc)
+		return 1;
+	if (pv_ledger_load(&l, &e) < 0)
+		return -1;
+	rc = pv_ledger_vm(&l, vmid) != NULL;
+	pv_ledger_free(&l);
+	return rc;
+}
+
 int pv_cmd_restore(int argc, char **argv)
 {
 	struct pv_err e = { 0 };
@@ -43,6 +66,11 @@ int pv_cmd_restore(int argc, char **argv)
 
 	if (cmd_parse_flags("restore", argc, argv, &f) < 0 || (vmid = cmd_vmid("restore", f.pos)) < 0)
 		return 2;
+	if (recorded(vmid) == 0) {
+		printf("pvepin restore: nothing is recorded for VM %d (no journal, not in the ledger): "
+		       "nothing to undo\n", vmid);
+		return 0;
+	}
 	if (pv_restore(vmid, &e) < 0) {
 		pv_err_print(&e);
 		return 1;

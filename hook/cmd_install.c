@@ -293,8 +293,8 @@ static int parse_args(const char *cmd, int argc, char **argv, struct inst *in)
 		} else if (!strncmp(argv[i], "--storage-dir=", 14)) {
 			dir = argv[i] + 14;
 		} else {
-			fprintf(stderr, "pvepin %s: unexpected argument '%s'. Try 'pvepin --help'.\n",
-				cmd, argv[i]);
+			fprintf(stderr, "pvepin %s: unexpected argument '%s'. Try 'pvepin help %s'.\n",
+				cmd, argv[i], cmd);
 			return -1;
 		}
 	}

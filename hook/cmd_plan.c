@@ -80,6 +80,10 @@ static int parse(int argc, char **argv, struct cmd_flags *fl)
 {
 	if (cmd_parse_flags_ex("plan", argc, argv, fl, CMD_F_PVE | CMD_F_SVG) < 0)
 		return -1;
+	if (pv_opt.json && fl->pve) {
+		fprintf(stderr, "pvepin plan: --json and --pve are two different outputs: choose one\n");
+		return -1;
+	}
 	if (cmd_svg_stdout(fl) && (pv_opt.json || fl->pve)) {
 		fprintf(stderr, "pvepin plan: --svg without a FILE and --%s both want stdout\n",
 			fl->pve ? "pve" : "json");

@@ -1,6 +1,7 @@
 /* pvepin topo [--json] [--svg [FILE]] [--latency [FILE] [--seconds N]]:
  * the host as pvepin sees it, drawn, and its measured core-to-core latency. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/json.h"
@@ -42,12 +43,33 @@ static void print_core_list(const struct pv_topo *t, int l3)
 	printf("\n");
 }
 
+/* On a hybrid host, which kind an L3's cores are: an L3 shared by both
+ * kinds is labelled as such, not by its best core. */
+static void print_l3_kind(const struct pv_topo *t, int l3)
+{
+	int perf = 0, eff = 0;
+
+	if (t->nkinds < 2)
+		return;
+	for (int c = 0; c < t->ncore; c++)
+		if (t->core[c].l3 == l3)
+			*(t->core[c].kind ? &eff : &perf) += 1;
+	if (perf && eff)
+		printf("  (%d performance + %d efficiency cores)", perf, eff);
+	else
+		printf("  (%s kind)", perf ? "performance" : "efficiency");
+}
+
 static void print_node(const struct pv_topo *t, const struct pv_node *n)
 {
 	char b[PV_MAX_CPUS * 2];
 
-	printf("node %u: %.1f GiB, CPUs %s", n->os, (double)n->mem_bytes / (1 << 30),
-	       cpus(b, sizeof(b), n->cpuset));
+	/* hwloc XML without the node's memory: 0 is "not known", not empty */
+	if (n->mem_bytes)
+		printf("node %u: %.1f GiB, CPUs %s", n->os, (double)n->mem_bytes / (1 << 30),
+		       cpus(b, sizeof(b), n->cpuset));
+	else
+		printf("node %u: memory size unknown, CPUs %s", n->os, cpus(b, sizeof(b), n->cpuset));
 	if (n->hp1g_total >= 0)
 		printf(", 1G pages %ld (free %ld), 2M pages %ld (free %ld)", n->hp1g_total,
 		       n->hp1g_free, n->hp2m_total, n->hp2m_free);
@@ -57,8 +79,15 @@ static void print_node(const struct pv_topo *t, const struct pv_node *n)
 
 		if (l->node != (int)n->os)
 			continue;
-		printf("  L3 #%d: %llu MiB, %d cores, CPUs %s%s\n", i, l->size >> 20, l->ncores,
-		       cpus(b, sizeof(b), l->cpuset), t->nkinds > 1 ? (l->kind ? "  (efficiency kind)" : "  (performance kind)") : "");
+		/* size 0: the topology has no L3 cache, pvepin groups by node */
+		if (l->size)
+			printf("  L3 #%d: %llu MiB, %d cores, CPUs %s", i, l->size >> 20, l->ncores,
+			       cpus(b, sizeof(b), l->cpuset));
+		else
+			printf("  L3 #%d: size unknown, %d cores, CPUs %s", i, l->ncores,
+			       cpus(b, sizeof(b), l->cpuset));
+		print_l3_kind(t, i);
+		printf("\n");
 		print_core_list(t, i);
 	}
 }
@@ -71,9 +100,20 @@ static void print_pci(const struct pv_topo *t)
 
 		if (d->kind == PV_PCI_OTHER || d->kind == PV_PCI_BRIDGE || d->kind == PV_PCI_STORAGE)
 			continue;
-		printf("  %s  %-5s node %-2d IOMMU group %-3d driver %-14s %s%s\n", d->bdf,
-		       pv_pci_kind_name(d->kind), d->node, d->iommu_group,
-		       d->driver[0] ? d->driver : "-", d->name, d->boot_vga ? " [boot VGA]" : "");
+		char line[320];
+		int len = snprintf(line, sizeof(line), "  %s  %-5s node %-2d", d->bdf,
+				   pv_pci_kind_name(d->kind), d->node);
+
+		if (t->sysfs && len < (int)sizeof(line))
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " IOMMU group %-3d driver %-14s",
+					d->iommu_group, d->driver[0] ? d->driver : "-");
+		if (len < (int)sizeof(line))
+			snprintf(line + len, sizeof(line) - (size_t)len, " %s%s", d->name,
+				 d->boot_vga ? " [boot VGA]" : "");
+		/* the columns pad; the line does not end in blanks */
+		for (len = (int)strlen(line); len > 0 && line[len - 1] == ' ';)
+			line[--len] = '\0';
+		puts(line);
 	}
 }
 
@@ -96,7 +136,11 @@ static void print_text(const struct pv_topo *t)
 		printf("\n");
 	}
 	print_pci(t);
-	if (t->niommu_groups == 0)
+	if (!t->sysfs && pv_opt.topology)
+		printf("IOMMU: from an XML topology: no IOMMU facts (groups, drivers)\n");
+	else if (!t->sysfs)
+		printf("IOMMU: unknown (no /sys/bus/pci to read)\n");
+	else if (t->niommu_groups == 0)
 		printf("IOMMU: off (no /sys/kernel/iommu_groups): passthrough is not possible\n");
 	else if (t->niommu_groups > 0)
 		printf("IOMMU: %d groups\n", t->niommu_groups);

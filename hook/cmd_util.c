@@ -15,7 +15,7 @@ int cmd_vmid(const char *cmd, const char *arg)
 	int vmid;
 
 	if (!arg) {
-		fprintf(stderr, "pvepin %s: missing VMID. Try 'pvepin --help'.\n", cmd);
+		fprintf(stderr, "pvepin %s: missing VMID. Try 'pvepin help %s'.\n", cmd, cmd);
 		return -1;
 	}
 	if (pv_vmid_parse(arg, &vmid, &e) < 0) {
@@ -131,8 +131,8 @@ int cmd_parse_flags_ex(const char *cmd, int argc, char **argv, struct cmd_flags 
 			continue;
 		}
 		if (argv[i][0] == '-' || f->pos) {
-			fprintf(stderr, "pvepin %s: unexpected argument '%s'. Try 'pvepin --help'.\n",
-				cmd, argv[i]);
+			fprintf(stderr, "pvepin %s: unexpected argument '%s'. Try 'pvepin help %s'.\n",
+				cmd, argv[i], cmd);
 			return -1;
 		}
 		f->pos = argv[i];

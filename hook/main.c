@@ -1,10 +1,13 @@
 /* pvepin: the hookscript PVE runs (`pvepin <vmid> <phase>`) and the
  * commands people run (plan, check, status, topo, restore, ...). */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/opts.h"
 #include "common/testknob.h"
@@ -53,6 +56,7 @@ static const char usage_text[] =
 	"  --dry-run         hook phases and restore: say what would change, change nothing\n"
 	"  -v, --verbose     say more\n"
 	"  -h, --help        this text;  --version  the version\n"
+	"  help COMMAND, COMMAND --help   that command's usage\n"
 	"\n"
 	"See pvepin(8) and pvepin.ini(5).\n";
 
@@ -90,8 +94,10 @@ static int parse_globals(int argc, char **argv)
 	};
 	int c;
 
-	/* '+': stop at the command; its own options follow it */
-	while ((c = getopt_long(argc, argv, "+vh", lo, NULL)) != -1) {
+	/* '+': stop at the command; its own options follow it. ':' and
+	 * opterr = 0: the errors are ours, "pvepin: ...", not argv[0]'s. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case O_ROOT:
 			pv_opt.root = strcmp(optarg, "/") ? optarg : "";
@@ -123,17 +129,99 @@ static int parse_globals(int argc, char **argv)
 		case O_VERSION:
 			printf("pvepin %s\n", PVEPIN_VERSION);
 			exit(0);
+		case ':':
+			fprintf(stderr, "pvepin: option '%s' needs an argument. Try 'pvepin --help'.\n",
+				argv[optind - 1]);
+			exit(2);
 		default:
-			fprintf(stderr, "Try 'pvepin --help'.\n");
+			if (optopt && optopt < 256)
+				fprintf(stderr, "pvepin: unknown option '-%c'.", optopt);
+			else
+				fprintf(stderr, "pvepin: unknown option '%s'.", argv[optind - 1]);
+			fprintf(stderr, " Try 'pvepin --help'.\n");
 			exit(2);
 		}
 	}
 	return optind;
 }
 
+/* --root must name a directory: a mistyped one would otherwise describe
+ * nothing, or this machine (the paths under it simply missing). */
+static int check_root(void)
+{
+	struct stat st;
+
+	if (!pv_opt.root[0])
+		return 0;
+	if (stat(pv_opt.root, &st) < 0) {
+		fprintf(stderr, "pvepin: --root %s: %s\n", pv_opt.root, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pvepin: --root %s: not a directory\n", pv_opt.root);
+		return -1;
+	}
+	return 0;
+}
+
+/* One command's lines of usage_text (its entries under "Commands:", with
+ * their continuation lines), then the global options: `pvepin help CMD`. */
+static bool command_usage(const char *cmd)
+{
+	const char *opts = strstr(usage_text, "\nOptions ");
+	size_t n = strlen(cmd);
+	bool found = false, in = false;
+
+	for (const char *l = strstr(usage_text, "\nCommands:\n") + 11; l < opts;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = (size_t)(nl - l);
+
+		if (len > 2 && l[2] != ' ')
+			in = !strncmp(l + 2, cmd, n) && (l[2 + n] == ' ' || l[2 + n] == '\n');
+		if (in) {
+			if (l[2] != ' ')
+				printf("%s pvepin [OPTIONS] %.*s\n", found ? "      " : "Usage:",
+				       (int)len - 2, l + 2);
+			else
+				printf("%.*s\n", (int)len, l);
+			found = true;
+		}
+		l = nl + 1;
+	}
+	if (found)
+		printf("%s", opts);
+	return found;
+}
+
+/* `pvepin help [CMD]`, `pvepin CMD --help|-h`: -1 when argv asks no help. */
+static int help(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (!strcmp(cmd, "help")) {
+		if (argc < 2) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		cmd = argv[1];
+	} else {
+		int k = 1;
+
+		while (k < argc && strcmp(argv[k], "--") && strcmp(argv[k], "--help") &&
+		       strcmp(argv[k], "-h"))
+			k++;
+		if (k >= argc || !strcmp(argv[k], "--"))
+			return -1;
+	}
+	if (command_usage(cmd))
+		return 0;
+	fprintf(stderr, "pvepin: no command '%s'. Try 'pvepin --help'.\n", cmd);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	int i;
+	int i, rc;
 	const char *cmd;
 
 	/* a hook runs with an environment it sets (release builds) */
@@ -147,7 +235,11 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	if (check_root() < 0)
+		return 2;
 	cmd = argv[i];
+	if (!isdigit((unsigned char)cmd[0]) && (rc = help(argc - i, argv + i)) >= 0)
+		return rc;
 	/* PVE runs the hookscript as `pvepin VMID PHASE` */
 	if (isdigit((unsigned char)cmd[0]))
 		return pv_cmd_phase(argc - i, argv + i);

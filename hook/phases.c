@@ -243,6 +243,9 @@ static int pre_start(struct pv_engine *en, const struct pv_plan *p, const struct
 			pv_ledger_drop(led, p->vmid);
 		if (pv_ledger_save(led, &e2) < 0)
 			pv_err_print(&e2);
+		if (pv_opt.dry_run)
+			return pv_wrap(e, "VM %d pre-start would fail (dry run: nothing was changed)",
+				       p->vmid);
 		return pv_wrap(e, "VM %d pre-start (undone, the VM does not start)", p->vmid);
 	}
 	return 0;

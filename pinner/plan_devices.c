@@ -81,9 +81,18 @@ static int add_group_members(const struct pv_topo *t, struct pv_plan *p, struct 
 			/* Bridges stay with their host driver (pcieport). */
 			if (m->iommu_group != g || m->kind == PV_PCI_BRIDGE || find_dev(p, m->bdf))
 				continue;
-			pv_plan_refuse(p, "IOMMU group %d of %s also holds %s (%s), which VM %d does not "
-				       "pass through: add it to hostpciN, or --force to bind it anyway",
-				       g, p->dev[i].bdf, m->bdf, pv_pci_kind_name(m->kind), p->vmid);
+			/* another function of the same card: PVE's all-functions form
+			 * (the BDF without .f) passes them together */
+			if (!strncmp(m->bdf, p->dev[i].bdf, 10))
+				pv_plan_refuse(p, "IOMMU group %d of %s also holds %s (%s), which VM %d does "
+					       "not pass through: pass all functions of the card with "
+					       "hostpciN: %.10s, or --force to bind it anyway", g, p->dev[i].bdf,
+					       m->bdf, pv_pci_kind_name(m->kind), p->vmid, m->bdf);
+			else
+				pv_plan_refuse(p, "IOMMU group %d of %s also holds %s (%s), which VM %d does "
+					       "not pass through: add it as another hostpciN: %s, or --force "
+					       "to bind it anyway", g, p->dev[i].bdf, m->bdf,
+					       pv_pci_kind_name(m->kind), p->vmid, m->bdf);
 			if (add_dev(t, p, m->bdf, false, e) < 0)
 				return -1;
 		}

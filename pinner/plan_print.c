@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/opts.h"
 #include "conf/cpulist.h"
 #include "common/limits.h"
 #include "pinner/plan.h"
@@ -25,9 +26,11 @@ static void print_l3_groups(FILE *f, const struct pv_plan *p, const struct pv_to
 			return;
 		while (j < p->nvcpu && p->vcpus[j].l3 == l3)
 			hwloc_bitmap_set(pus, p->vcpus[j++].pu);
-		fprintf(f, "  L3 #%d (%llu MiB, node %d): vCPU %d-%d -> CPU %s\n", l3,
-			l3 >= 0 ? t->l3[l3].size >> 20 : 0, p->vcpus[i].node, i, j - 1,
-			cpus(b, sizeof(b), pus));
+		fprintf(f, "  L3 #%d (%llu MiB, node %d): vCPU %d", l3,
+			l3 >= 0 ? t->l3[l3].size >> 20 : 0, p->vcpus[i].node, i);
+		if (j - 1 > i)
+			fprintf(f, "-%d", j - 1);
+		fprintf(f, " -> CPU %s\n", cpus(b, sizeof(b), pus));
 		hwloc_bitmap_free(pus);
 		i = j;
 	}
@@ -37,7 +40,8 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 {
 	char b[PV_MAX_CPUS * 2];
 
-	fprintf(f, "VM %d: %s mode, %d vCPUs", p->vmid, pv_mode_name(p->mode), p->nvcpu);
+	fprintf(f, "VM %d: %s mode, %d vCPU%s", p->vmid, pv_mode_name(p->mode), p->nvcpu,
+		p->nvcpu == 1 ? "" : "s");
 	if (p->gpu[0]) {
 		const struct pv_pcidev *g = pv_topo_pci(t, p->gpu);
 
@@ -62,14 +66,22 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 				i + 1 < p->npages ? "," : "");
 		fputc('\n', f);
 	} else {
-		fprintf(f, "  memory: no hugepages, nodes %s\n", cpus(b, sizeof(b), p->mem_nodes));
+		fprintf(f, "  memory: no hugepages, node%s %s\n",
+			hwloc_bitmap_weight(p->mem_nodes) == 1 ? "" : "s", cpus(b, sizeof(b), p->mem_nodes));
 	}
 	if (p->ndev)
 		fprintf(f, "  devices -> vfio-pci:\n");
-	for (int i = 0; i < p->ndev; i++)
-		fprintf(f, "    %s  IOMMU group %d  driver %s%s\n", p->dev[i].bdf, p->dev[i].group,
-			p->dev[i].driver[0] ? p->dev[i].driver : "(none/unknown)",
-			p->dev[i].listed ? "" : "  (same IOMMU group, not in the VM config)");
+	for (int i = 0; i < p->ndev; i++) {
+		fprintf(f, "    %s  ", p->dev[i].bdf);
+		/* an XML topology carries no IOMMU groups or drivers: say so, not -1 */
+		if (!t->sysfs)
+			fprintf(f, "%s", pv_opt.topology ? "from an XML topology: no IOMMU facts"
+							 : "no IOMMU facts (no /sys/bus/pci to read)");
+		else
+			fprintf(f, "IOMMU group %d  driver %s", p->dev[i].group,
+				p->dev[i].driver[0] ? p->dev[i].driver : "(none)");
+		fprintf(f, "%s\n", p->dev[i].listed ? "" : "  (same IOMMU group, not in the VM config)");
+	}
 	fprintf(f, "  guest: -smp %s\n", p->smp);
 	for (int i = 0; i < p->nwarn; i++)
 		fprintf(f, "  warning: %s\n", p->warn[i]);
@@ -77,11 +89,30 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 		fprintf(f, "  REFUSE: %s\n", p->refuse[i]);
 }
 
+/* One argument of a qm command line as the shell must see it: quoted when
+ * it holds anything the shell would split or expand (';' in numaN cpus). */
+static void shell_arg(FILE *f, const char *s)
+{
+	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789,._+:=@%/-")]) {
+		fputc('\'', f);
+		for (; *s; s++)
+			if (*s == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(*s, f);
+		fputc('\'', f);
+		return;
+	}
+	fputs(s, f);
+}
+
 void pv_plan_print_pve(FILE *f, const struct pv_plan *p)
 {
-	char b[PV_MAX_CPUS * 2];
+	char b[PV_MAX_CPUS * 2], arg[PV_MAX_CPUS * 2 + 128];
 
-	fprintf(f, "qm set %d --affinity %s\n", p->vmid, cpus(b, sizeof(b), p->vm_cpus));
+	fprintf(f, "qm set %d --affinity ", p->vmid);
+	shell_arg(f, cpus(b, sizeof(b), p->vm_cpus));
+	fputc('\n', f);
 	if (p->ngnuma) {
 		fprintf(f, "qm set %d --numa 1", p->vmid);
 		for (int i = 0; i < p->ngnuma; i++) {
@@ -90,8 +121,10 @@ void pv_plan_print_pve(FILE *f, const struct pv_plan *p)
 			for (char *c = b; *c; c++)
 				if (*c == ',')
 					*c = ';';
-			fprintf(f, " --numa%d cpus=%s,hostnodes=%d,memory=%ld,policy=bind", i, b,
-				p->gnuma[i].hostnode, p->gnuma[i].memory_mb);
+			snprintf(arg, sizeof(arg), "cpus=%s,hostnodes=%d,memory=%ld,policy=bind", b,
+				 p->gnuma[i].hostnode, p->gnuma[i].memory_mb);
+			fprintf(f, " --numa%d ", i);
+			shell_arg(f, arg);
 		}
 		fputc('\n', f);
 	}

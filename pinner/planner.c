@@ -205,23 +205,63 @@ static void fill_l3s(struct pv_plan *p, const struct pv_topo *t, const struct pv
 	}
 }
 
-static int capacity_error(const struct pv_plan *p, const struct pv_claims *c,
-			  const struct fill *f, struct pv_err *e)
+/* Free cores and CPUs of a kind (kind < 0: any kind), on every L3. */
+static void free_room(const struct pv_topo *t, const struct pv_claims *c, int kind, int *cores,
+		      int *pus)
+{
+	*cores = *pus = 0;
+	for (int ci = 0; ci < t->ncore; ci++)
+		if (core_usable(t, c, ci, kind < 0 ? t->core[ci].kind : kind)) {
+			(*cores)++;
+			*pus += t->core[ci].npu;
+		}
+}
+
+/* Only the fixes that would work: each is checked against what is free. */
+static void capacity_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_topo *t,
+			   const struct pv_claims *c, const struct fill *f)
+{
+	int cores, pus, any_cores, any_pus, used_pus = 0;
+	size_t len = 0;
+
+#define FIX(...) (len += (size_t)snprintf(b + len, len < n ? n - len : 0, "%s", len ? ", or " : ""), \
+		  len += (size_t)snprintf(b + len, len < n ? n - len : 0, __VA_ARGS__))
+	free_room(t, c, f->kind, &cores, &pus);
+	free_room(t, c, -1, &any_cores, &any_pus);
+	for (int ci = 0; ci < t->ncore; ci++)
+		if (f->core_used[ci])
+			used_pus += t->core[ci].npu;
+	b[0] = '\0';
+	if (f->max_l3 && f->l3_used >= f->max_l3 && (f->pairs ? pus : cores) >= f->need)
+		FIX("set max_l3 higher in the policy");
+	if (!f->pairs && used_pus >= f->need)
+		FIX("set smt = on in the policy");
+	if (p->mode == PV_MODE_GAMING && pus >= f->need)
+		FIX("use mode = workstation (every L3 domain, SMT siblings too)");
+	if (t->nkinds > 1 && any_pus >= f->need && pus < f->need)
+		FIX("use mode = manual with vcpus = a list of CPUs of both kinds");
+	if (p->nvcpu > 0)
+		FIX("give the VM at most %d vCPUs", p->nvcpu);
+	else
+		FIX("stop a VM that holds CPUs here");
+#undef FIX
+}
+
+static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
+			  const struct pv_claims *c, const struct fill *f, struct pv_err *e)
 {
 	bool claimed = c && c->cpus && !hwloc_bitmap_iszero(c->cpus);
+	const char *what = f->pairs ? "CPUs" : "cores", *each = f->pairs ? "" : " (one vCPU per core)";
+	char fixes[400];
 
+	capacity_fixes(fixes, sizeof(fixes), p, t, c, f);
 	if (f->max_l3 && f->l3_used >= f->max_l3)
-		return pv_fail(e, 0,
-			       "VM %d wants %d vCPUs but the %d L3 domain(s) pvepin may use hold only %d "
-			       "free %s: set max_l3 higher or smt = on in the policy, or give the VM fewer cores",
-			       p->vmid, f->need, f->max_l3, p->nvcpu,
-			       f->pairs ? "CPUs" : "cores (one vCPU per core)");
-	return pv_fail(e, 0,
-		       "VM %d wants %d vCPUs but only %d %s of the fastest kind are %s: "
-		       "give the VM fewer cores%s or use mode = manual",
-		       p->vmid, f->need, p->nvcpu, f->pairs ? "CPUs" : "cores",
-		       claimed ? "free (other VMs hold the rest)" : "there",
-		       f->pairs ? "" : ", set smt = on");
+		return pv_fail(e, 0, "VM %d wants %d vCPUs but the %d L3 domain(s) max_l3 lets pvepin use "
+			       "hold only %d free %s%s: %s", p->vmid, f->need, f->max_l3, p->nvcpu, what,
+			       each, fixes);
+	return pv_fail(e, 0, "VM %d wants %d vCPUs but only %d %s%s are %s%s: %s", p->vmid, f->need,
+		       p->nvcpu, what, t->nkinds > 1 ? " of the fastest kind" : "",
+		       claimed ? "free (other VMs hold the rest)" : "there", each, fixes);
 }
 
 static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
@@ -247,7 +287,7 @@ static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct p
 	}
 	fill_l3s(p, t, c, order, &f);
 	if (p->nvcpu < need)
-		return capacity_error(p, c, &f, e);
+		return capacity_error(p, t, c, &f, e);
 	return 0;
 }
 

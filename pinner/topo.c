@@ -3,6 +3,7 @@
  * drivers, hugepage pools) are added by topo_sysfs.c. */
 #include "pinner/topo.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,40 @@ struct udev_device *udev_device_unref(struct udev_device *d)
 }
 #endif
 
+/* A --root tree must hold its CPUs' topology: without it hwloc would warn
+ * on stderr and describe the machine pvepin runs on instead. */
+static int root_has_cpus(struct pv_err *e)
+{
+	char p[PV_PATH_MAX], q[PV_PATH_MAX + 300];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (pv_path(p, sizeof(p), e, "/sys/devices/system/cpu") < 0)
+		return -1;
+	d = opendir(p);
+	if (!d)
+		return pv_fail(e, 0, "--root %s: cannot read %s (%s): capture /sys with the host, or "
+			       "give --topology FILE", pv_opt.root, p, strerror(errno));
+	while (!found && (de = readdir(d))) {
+		struct stat st;
+
+		if (strncmp(de->d_name, "cpu", 3) || de->d_name[3] < '0' || de->d_name[3] > '9')
+			continue;
+		snprintf(q, sizeof(q), "%s/%s/topology", p, de->d_name);
+		found = stat(q, &st) == 0 && S_ISDIR(st.st_mode);
+	}
+	closedir(d);
+	if (!found)
+		return pv_fail(e, 0, "--root %s has no CPU topology (%s/cpu*/topology): capture /sys "
+			       "with the host, or give --topology FILE", pv_opt.root, p);
+	return 0;
+}
+
 static int load_hwloc(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 {
+	if (!xml_path && pv_opt.root && pv_opt.root[0] && root_has_cpus(e) < 0)
+		return -1;
 	if (quiet_plugins(e) < 0)
 		return -1;
 	if (hwloc_topology_init(&t->h) < 0)
@@ -292,6 +325,22 @@ static int load_cpus(struct pv_topo *t, struct pv_err *e)
 	return 0;
 }
 
+/* AMD pads its model names with spaces (/proc/cpuinfo, hwloc's CPUModel):
+ * one space between words, none at the ends. */
+static void squeeze_spaces(char *out, size_t n, const char *in)
+{
+	size_t k = 0;
+
+	for (; *in && k + 1 < n; in++) {
+		if (*in == ' ' && (k == 0 || out[k - 1] == ' '))
+			continue;
+		out[k++] = *in;
+	}
+	while (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+}
+
 static void load_model(struct pv_topo *t)
 {
 	hwloc_obj_t pkg = hwloc_get_next_obj_by_type(t->h, HWLOC_OBJ_PACKAGE, NULL);
@@ -301,7 +350,7 @@ static void load_model(struct pv_topo *t)
 		m = hwloc_obj_get_info_by_name(hwloc_get_root_obj(t->h), "CPUModel");
 
 	if (m)
-		snprintf(t->cpu_model, sizeof(t->cpu_model), "%s", m);
+		squeeze_spaces(t->cpu_model, sizeof(t->cpu_model), m);
 }
 
 static bool kinds_have_core_type(const struct pv_topo *t)

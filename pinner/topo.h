@@ -72,6 +72,7 @@ struct pv_topo {
 	int niommu_groups;     /* entries in /sys/kernel/iommu_groups, -1 if not looked */
 	char cpu_model[128];
 	bool pdpe1gb;          /* 1G pages supported (cpuinfo), true if unknown */
+	bool pdpe1gb_known;    /* cpuinfo's flags were read: pdpe1gb is a fact */
 };
 
 /* Load from --topology XML, else discover (hwloc on <root>). Reads IOMMU

@@ -183,6 +183,7 @@ static void load_cpu_flags(struct pv_topo *t)
 	if (eol)
 		*eol = '\0';
 	t->pdpe1gb = strstr(flags, " pdpe1gb") != NULL;
+	t->pdpe1gb_known = true;
 }
 
 int pv_topo_load_sysfs(struct pv_topo *t, struct pv_err *e)

@@ -289,6 +289,8 @@ expect_lv "hostpci names a device the host lacks: error" gone device error "VM 1
 fresh group; dev 0000:81:00.2 0x0c0330 0x10de 0x1ad8 14 xhci_hcd; run group
 expect_lv "group 14 also holds the GPU's USB-C controller: error" group group-viable error \
 	"also holds 0000:81:00.2 (usb, driver xhci_hcd), which VM 100 does not pass through"
+expect_lv "... and names PVE's all-functions form of the card" group group-viable error \
+	"pass all functions of the card with hostpci0: 0000:81:00 "
 expect_lv "the USB controller's own group stays ok" group group-viable ok "IOMMU group 20"
 fresh group2; cp $R/etc/pve/qemu-server/100.conf $R/etc/pve/qemu-server/101.conf
 sed -i 's/^hostpci.*//; 1i hostpci0: 0000:5d:00.0' $R/etc/pve/qemu-server/101.conf

@@ -477,11 +477,13 @@ static void test_load_root(void)
 
 	write_file(dir, "etc/hostname", "pve9\n");
 	CHECK(pv_vmconf_load(200, NULL, &c, &e) < 0, "node without map");
-	CHECK(strstr(e.msg, "200.conf: hostpci0: mapping 'gpu4090' has no device for node 'pve9'"),
+	/* both lines named: the VM config's hostpci0 and the mapping's entry */
+	CHECK(strstr(e.msg, "200.conf:5: hostpci0: "), "%s", e.msg);
+	CHECK(strstr(e.msg, "pci.cfg:1: mapping 'gpu4090' has no device for node 'pve9'"),
 	      "%s", e.msg);
 	pv_vmconf_free(&c);
 	CHECK(pv_vmconf_load(201, NULL, &c, &e) < 0, "unknown mapping");
-	CHECK(strstr(e.msg, "hostpci0: mapping 'ghost' not found in"), "%s", e.msg);
+	CHECK(strstr(e.msg, "201.conf:1: hostpci0: mapping 'ghost' not found in"), "%s", e.msg);
 	pv_vmconf_free(&c);
 	write_file(dir, "etc/hostname", "bad/name\n");
 	CHECK(pv_vmconf_load(200, NULL, &c, &e) < 0, "bad hostname");

@@ -103,4 +103,5 @@ if diff /tmp/demo.before /tmp/demo.after > /tmp/demo.diff; then
 else
 	say "the host state differs after the stop:"
 	sed 's/^/    /' /tmp/demo.diff
+	exit 1
 fi
