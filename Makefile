@@ -51,7 +51,8 @@ unit: $(UNIT_BINS)
 helpers: $(HELPER_BINS)
 
 # The README's test command. Fixture and unit tests always; the real-kernel
-# VM suite too unless VM=0 (it needs qemu-system-x86 and a Debian kernel).
+# VM suites too unless VM=0 (they need qemu-system-x86 and a Debian kernel;
+# the systemd suite also debootstrap, cached under tests/vm2/work).
 # The binary under test is $(BUILD)'s: `make asan` tests build-asan/pvepin
 # and leaves ./pvepin (what install, bench and demo use) as it was.
 check: lint $(if $(filter build,$(BUILD)),pvepin) $(BUILD)/pvepin $(UNIT_BINS) $(HELPER_BINS)
@@ -95,6 +96,11 @@ bench: pvepin $(BUILD)/bench/bench_plan
 vmcheck: pvepin $(HELPER_BINS)
 	sh tests/vm/run.sh
 
+# The systemd suite: Debian 12 with systemd as PID 1, a real QEMU per VM,
+# started by a qm driver in qemu-server's order (tests/vm2/README.md).
+vmcheck2: pvepin $(HELPER_BINS)
+	bash tests/vm2/run.sh
+
 # PVE 9 is Debian 13: build and test there too, in a debootstrapped chroot
 check-debian13:
 	sh tests/distro/debian13.sh
@@ -136,6 +142,6 @@ doc-images: pvepin
 	if command -v rsvg-convert > /dev/null; then \
 		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
 
-.PHONY: all pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck check-debian13 demo install deb clean doc-images
+.PHONY: all pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck vmcheck2 check-debian13 demo install deb clean doc-images
 
 -include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)

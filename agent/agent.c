@@ -542,6 +542,7 @@ static void first_pass(struct pv_agent *a)
 	a->next_tick = a->now + PV_AGENT_TICK_MS;
 	a->next_resync = a->now + PV_AGENT_RESYNC_MS;
 	retry(a, pv_agent_fix(a));
+	pv_agent_memcheck(a);
 	pv_agent_log(a, LOG_INFO, "keeping VM %d right while QEMU (pid %d) runs: %d threads, %d "
 		     "device IRQs, %d cpusets; new threads by %s, checks every %d-%d ms", a->vmid,
 		     a->qemu, a->nth, a->nirq, a->ncg,

@@ -191,6 +191,8 @@ struct pv_agent {
 #define PV_AGENT_GRACE_MS 10000 /* QEMU ended: post-stop has this long to come */
 int pv_agent_guard(struct pv_agent *a);
 void pv_agent_after_qemu(struct pv_agent *a);
+/* memcheck.c */
+void pv_agent_memcheck(struct pv_agent *a);
 
 long long pv_agent_now(void);
 void pv_agent_log(struct pv_agent *a, int prio, const char *fmt, ...)

@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include "check/report.h"
+#include "engine/threads.h"
+
 #include "engine/hugepages.h"
 #include "engine/memmaps.h"
 
@@ -66,4 +69,19 @@ int pv_memory_show(FILE *f, bool json, const struct pv_lvm *v, pid_t pid)
 	else if (!ok)
 		fprintf(f, "  memory DRIFT: %s\n", why);
 	return ok ? 0 : 1;
+}
+
+void pv_check_vm_memory(int vmid, struct pv_report *r)
+{
+	struct pv_ledger led;
+	const struct pv_lvm *v;
+	char why[256];
+	pid_t pid;
+
+	if (pv_qemu_pid(vmid, &pid, NULL) != 0 || pv_ledger_load(&led, NULL) < 0)
+		return;
+	if ((v = pv_ledger_vm(&led, vmid)) && pv_memory_off_plan(v, pid, why, sizeof(why)))
+		pv_report_add(r, PV_WARN, "memory", "VM %d runs with its memory off the plan: %s", vmid,
+			      why);
+	pv_ledger_free(&led);
 }

@@ -14,3 +14,7 @@
 int pv_memory_show(FILE *f, bool json, const struct pv_lvm *v, pid_t pid);
 /* The same check alone: 1 and why when off the planned nodes. */
 int pv_memory_off_plan(const struct pv_lvm *v, pid_t pid, char *why, size_t n);
+
+struct pv_report;
+/* `check` of a running VM: a warning when its memory is off the plan. */
+void pv_check_vm_memory(int vmid, struct pv_report *r);

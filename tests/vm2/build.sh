@@ -183,6 +183,8 @@ while read -r g; do
 done < "$H/guest/masked-generators"
 mkdir -p "$R/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nForwardToConsole=no\n' > "$R/etc/systemd/journald.conf.d/testbed.conf"
+# as on a PVE host set up for passthrough (PVE's PCI passthrough guide): vfio at boot
+printf 'vfio\nvfio_iommu_type1\nvfio_pci\n' > "$R/etc/modules-load.d/vfio.conf"
 echo pve-testbed > "$R/etc/hostname"
 echo 5e1f0c0ffee0c0ffee0c0ffee0c0ffee > "$R/etc/machine-id"   # fixed id: no first-boot logic
 echo "/dev/root / auto defaults 0 0" > "$R/etc/fstab"

@@ -27,6 +27,8 @@ mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
 ROOT=${ROOT:-initrd}
 TIMEOUT=${TIMEOUT:-1500}
 NPG=${MEM_PER_NODE_G:-4}
+# no_timer_check: under load the TCG guest's boot-time timer check through the remapped IO-APIC
+# can time out, and the kernel panics ("timer doesn't work through Interrupt-remapped IO-APIC")
 # no 1G page at boot: pvepin reserves the VM's on its node at pre-start
 HP_APPEND=${HP_APPEND-hugepagesz=1G hugepages=0 default_hugepagesz=2M}
 [ $# -gt 0 ] && EXTRA_APPEND="${EXTRA_APPEND:-} vm2.cases=$(echo "$@" | tr ' ' ,)"
@@ -88,7 +90,7 @@ Q=(qemu-system-x86_64 -accel tcg,thread=multi -machine q35 -cpu Skylake-Server,+
    -device pcie-root-port,id=rp1,bus=pxb1,chassis=1,slot=1,addr=0x0
    -device e1000e,bus=rp1,addr=0x0,romfile=
    -kernel "$KIMG" "${BOOT[@]}"
-   -append "console=ttyS0 $INIT intel_iommu=on iommu=pt $HP_APPEND panic=-1 $QUIET $RUNARG ${EXTRA_APPEND:-}"
+   -append "console=ttyS0 $INIT intel_iommu=on iommu=pt no_timer_check $HP_APPEND panic=-1 $QUIET $RUNARG ${EXTRA_APPEND:-}"
    "${CONSOLE[@]}" -serial "file:$R"
    -display none -monitor none -nodefaults -no-reboot)
 echo "${Q[*]}" > "$WORK/qemu-cmdline.txt"

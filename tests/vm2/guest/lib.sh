@@ -41,8 +41,8 @@ UNITS="-.slice init.scope system.slice user.slice qemu.slice"
 host_snap() {
 	hoststate
 	for u in $UNITS; do
-		echo "unit $u: $(systemctl show "$u" -p AllowedCPUs -p AllowedMemoryNodes -p StartupAllowedCPUs \
-			-p CPUWeight -p Delegate -p LoadState | tr '\n' ' ')"
+		echo "unit $u: $(systemctl show -p AllowedCPUs -p AllowedMemoryNodes -p StartupAllowedCPUs \
+			-p CPUWeight -p Delegate -p LoadState -- "$u" | tr '\n' ' ')"
 	done
 	echo "unit files: $(ls /run/systemd/transient/ /run/systemd/system.control/ 2>/dev/null | grep -v -e '^/' -e '^$' | tr '\n' ' ')"
 	echo "pvepin units: $(systemctl list-units --all --plain --no-legend 'pvepin*' '[0-9]*.scope' | awk '{print $1, $3, $4}' | tr '\n' ' ')"
@@ -113,4 +113,13 @@ hugepages: 1024
 keephugepages: 1
 hostpci0: $BDF
 C
+	# the VM on the device's node: vCPUs on 5 and 7 (node 1), its pages there
+	cat > "/etc/pve/pvepin/$1.ini" <<P
+[vm]
+mode = manual
+vcpus = 5,7
+[memory]
+nodes = 1
+P
+	chmod 0644 "/etc/pve/pvepin/$1.ini"
 }
