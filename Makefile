@@ -84,7 +84,8 @@ unit: $(UNIT_BINS)
 helpers: $(HELPER_BINS)
 
 # The README's test command. Fixture and unit tests always; the real-kernel
-# VM suite too unless VM=0 (it needs qemu-system-x86 and a Debian kernel).
+# VM suites too unless VM=0 (they need qemu-system-x86 and a Debian kernel;
+# the systemd suite also debootstrap, cached under tests/vm2/work).
 # The binary under test is $(BUILD)'s test build (pvepin-test; the release
 # $(BUILD)/pvepin for the checks that it ignores the knobs): `make asan`
 # tests build-asan's and leaves ./pvepin (install, bench, demo) as it was.
@@ -128,6 +129,11 @@ bench: pvepin $(BUILD)/bench/bench_plan
 
 vmcheck: $(BUILD)/pvepin-test $(HELPER_BINS)
 	PVEPIN=$(BUILD)/pvepin-test BUILD=$(BUILD) sh tests/vm/run.sh
+
+# The systemd suite: Debian 12 with systemd as PID 1, a real QEMU per VM,
+# started by a qm driver in qemu-server's order (tests/vm2/README.md).
+vmcheck2: $(BUILD)/pvepin-test $(HELPER_BINS)
+	BUILD_DIR=$(abspath $(BUILD)) bash tests/vm2/run.sh
 
 # PVE 9 is Debian 13: build and test there too, in a debootstrapped chroot
 check-debian13:
@@ -175,7 +181,7 @@ doc-images: pvepin
 	if command -v rsvg-convert > /dev/null; then \
 		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
 
-.PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck check-debian13 demo check-fresh install deb clean doc-images
+.PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck vmcheck2 check-debian13 demo check-fresh install deb clean doc-images
 
 # (not the distro chroots of check-debian13 and check-fresh: their /etc/*.d)
 -include $(shell find $(BUILD) build-fuzz \( -name debian13 -o -name fresh \) -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -116,6 +116,14 @@ static void pidfile_drop(struct pv_agent *a)
 	a->lockfd = -1;
 }
 
+static void remove_stat(struct pv_agent *a)
+{
+	char path[PV_PATH_MAX];
+
+	if (run_path(path, sizeof(path), a->vmid, ".stat", NULL) == 0)
+		unlink(path);
+}
+
 static void stat_write(struct pv_agent *a, const char *state)
 {
 	struct pv_agent_info ai = { .running = true, .pid = getpid(), .qemu = a->qemu };
@@ -367,6 +375,8 @@ static int start(struct pv_agent *a, struct pv_err *e)
 			pv_agent_log(a, LOG_WARNING, "stays in the cgroup it was started in: %s",
 				     why.msg);
 	}
+	if (a->starter > 0)
+		return pv_agent_guard(a);
 	if (!(a->cfg = malloc(sizeof(*a->cfg))))
 		return pv_fail(e, ENOMEM, "agent");
 	if (!(a->masklen = mask_len()))
@@ -395,6 +405,7 @@ static void on_signal(struct pv_agent *a)
 			continue;
 		}
 		snprintf(a->why, sizeof(a->why), "stopped by %s", strsignal((int)si.ssi_signo));
+		a->by_signal = true;
 		a->stop = true;
 	}
 }
@@ -531,6 +542,7 @@ static void first_pass(struct pv_agent *a)
 	a->next_tick = a->now + PV_AGENT_TICK_MS;
 	a->next_resync = a->now + PV_AGENT_RESYNC_MS;
 	retry(a, pv_agent_fix(a));
+	pv_agent_memcheck(a);
 	pv_agent_log(a, LOG_INFO, "keeping VM %d right while QEMU (pid %d) runs: %d threads, %d "
 		     "device IRQs, %d cpusets; new threads by %s, checks every %d-%d ms", a->vmid,
 		     a->qemu, a->nth, a->nirq, a->ncg,
@@ -543,8 +555,10 @@ static void end(struct pv_agent *a)
 {
 	if (a->why[0])
 		pv_agent_log(a, LOG_INFO, "agent ends: %s", a->why);
-	if (a->lockfd >= 0 && a->started)
+	if (a->lockfd >= 0 && a->started && !a->gave_back)
 		stat_write(a, "exited");
+	if (a->gave_back)
+		remove_stat(a);
 	pidfile_drop(a);
 	pv_cn_close(a->cn);
 	if (a->taskdir)
@@ -560,7 +574,7 @@ static void end(struct pv_agent *a)
 	closelog();
 }
 
-int pv_agent_run(int vmid)
+int pv_agent_run(int vmid, pid_t starter)
 {
 	_cleanup_free_ struct pv_agent *a = calloc(1, sizeof(*a));
 	struct pv_err e = { 0 };
@@ -569,7 +583,7 @@ int pv_agent_run(int vmid)
 	if (!a)
 		return 1;
 	*a = (struct pv_agent){ .vmid = vmid, .pidfd = -1, .cn = -1, .sigfd = -1, .epfd = -1,
-				.lockfd = -1 };
+				.lockfd = -1, .starter = starter };
 	/* "pvepin", not "exe": post-start runs us as /proc/self/exe */
 	prctl(PR_SET_NAME, "pvepin");
 	/* wake-ups may be late by this much: reaction stays well under 1 s */
@@ -586,6 +600,8 @@ int pv_agent_run(int vmid)
 	if (rc == 0) {
 		first_pass(a);
 		rc = loop(a);
+		if (rc == 0 && !a->by_signal)
+			pv_agent_after_qemu(a);
 	}
 	end(a);
 	return rc < 0 ? 1 : 0;

@@ -11,9 +11,13 @@
  * Test knob: PVEPIN_AGENT_NOEVENTS=1 watches /proc/<pid>/task instead of
  * the proc connector. */
 #pragma once
+#include <sys/types.h>
 
 /* `pvepin agent VMID` (hook/cmd_agent.c): runs in the foreground until
  * QEMU exits or SIGTERM; 0 on those ends (and when another agent already
- * runs for the VM). The agent's outside view (spawn, stop, its files) is
+ * runs for the VM). When QEMU has ended and no post-stop stopped it within
+ * PV_AGENT_GRACE_MS, it gives the host back itself (agent/guard.c). With
+ * starter > 0 it is pre-start's guard: it watches that process and QEMU's
+ * coming and going until post-start stops it (agent/guard.c). The agent's outside view (spawn, stop, its files) is
  * engine/agent_ctl.h. */
-int pv_agent_run(int vmid);
+int pv_agent_run(int vmid, pid_t starter);

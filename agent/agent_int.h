@@ -182,7 +182,17 @@ struct pv_agent {
 	char why[128];
 	char ident[32];
 	char mode[32];
+	pid_t starter;        /* > 0: pre-start's guard (guard.c) */
+	bool by_signal;       /* stopped by SIGTERM/SIGINT, not by QEMU's end */
+	bool gave_back;       /* it gave the host back itself: leave no stat file */
 };
+
+/* guard.c: the paths that never see post-stop. */
+#define PV_AGENT_GRACE_MS 10000 /* QEMU ended: post-stop has this long to come */
+int pv_agent_guard(struct pv_agent *a);
+void pv_agent_after_qemu(struct pv_agent *a);
+/* memcheck.c */
+void pv_agent_memcheck(struct pv_agent *a);
 
 long long pv_agent_now(void);
 void pv_agent_log(struct pv_agent *a, int prio, const char *fmt, ...)

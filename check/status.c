@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check/memory_maps.h"
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "conf/cpulist.h"
@@ -257,6 +258,8 @@ static int show_vm(struct out *o, const struct pv_ledger *led, const struct pv_l
 			!strcmp(v->state, "running") ? " (post-stop did not run? `pvepin restore`)" : "");
 	drift = show_devices(o, v, have ? &l : NULL);
 	show_pages(o, v);
+	if (rc == 0)
+		drift += pv_memory_show(o->f, o->json, v, pid);
 	drift += show_steps(o, have ? &l : NULL, led);
 	show_agent(o, v);
 	if (o->json)

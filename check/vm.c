@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check/memory_maps.h"
 #include "common/limits.h"
 #include "conf/cpulist.h"
 
@@ -159,6 +160,7 @@ void pv_check_vm(const struct pv_vmctx *c, struct pv_report *r)
 	check_affinity(c, r);
 	check_hugepages(c, r);
 	check_smp(c, r);
+	pv_check_vm_memory(c->vmid, r);
 	for (int i = 0; i < c->plan.nwarn; i++)
 		pv_report_add(r, PV_WARN, "plan", "%s", c->plan.warn[i]);
 	if (r->nerr + r->nwarn == before)

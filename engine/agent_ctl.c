@@ -324,16 +324,13 @@ static void add_path_opt(struct spawn_args *s, const char *opt, const char *val,
 	s->argv[s->n++] = (char *)absolute(val, s->paths[k], sizeof(s->paths[k]));
 }
 
-int pv_agent_spawn(int vmid, struct pv_err *e)
+static int spawn(int vmid, pid_t starter, struct pv_err *e)
 {
 	struct spawn_args s = { .n = 0 };
-	pid_t pid, qpid;
-	int st, rc;
+	char who[16];
+	pid_t pid;
+	int st;
 
-	if (pv_opt.dry_run)
-		return 0;
-	if ((rc = pv_qemu_pid(vmid, &qpid, e)) != 0)
-		return rc < 0 ? -1 : 0;
 	s.argv[s.n++] = "pvepin";
 	add_path_opt(&s, "--root", pv_opt.root, 0);
 	add_path_opt(&s, "--topology", pv_opt.topology, 1);
@@ -344,6 +341,10 @@ int pv_agent_spawn(int vmid, struct pv_err *e)
 	snprintf(s.vm, sizeof(s.vm), "%d", vmid);
 	s.argv[s.n++] = "agent";
 	s.argv[s.n++] = s.vm;
+	if (starter > 0) {
+		snprintf(who, sizeof(who), "%d", (int)starter);
+		s.argv[s.n++] = who;
+	}
 	s.argv[s.n] = NULL;
 	fflush(NULL);
 	if ((pid = fork()) < 0)
@@ -356,6 +357,51 @@ int pv_agent_spawn(int vmid, struct pv_err *e)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return pv_fail(e, 0, "could not detach the agent (setsid, fork or /dev/null failed)");
 	return 0;
+}
+
+int pv_agent_spawn(int vmid, struct pv_err *e)
+{
+	pid_t qpid;
+	int rc;
+
+	if (pv_opt.dry_run)
+		return 0;
+	if ((rc = pv_qemu_pid(vmid, &qpid, e)) != 0)
+		return rc < 0 ? -1 : 0;
+	return spawn(vmid, 0, e);
+}
+
+/* A shell between PVE and the hook (a wrapper script) ends with the hook:
+ * the start is the process above it. */
+static pid_t starter_of(pid_t pid)
+{
+	static const char *const shells[] = { "sh", "bash", "dash", "busybox" };
+	char path[64], comm[32], stat[512];
+	const char *p;
+	int ppid;
+
+	for (int depth = 0; depth < 4 && pid > 1; depth++) {
+		bool shell = false;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		if (pv_read_attr(path, comm, sizeof(comm), NULL) < 0)
+			return pid;
+		for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+			shell |= !strcmp(comm, shells[i]);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (!shell || pv_read_attr(path, stat, sizeof(stat), NULL) < 0 ||
+		    !(p = strrchr(stat, ')')) || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid <= 1)
+			return pid;
+		pid = ppid;
+	}
+	return pid;
+}
+
+int pv_agent_spawn_guard(int vmid, struct pv_err *e)
+{
+	if (pv_opt.dry_run || (pv_opt.root && pv_opt.root[0]))
+		return 0;
+	return spawn(vmid, starter_of(getppid()), e);
 }
 
 /* ------------------------------------------------------------ status */

@@ -16,6 +16,13 @@
  * and return at once. Nothing in --dry-run or when QEMU does not run. */
 int pv_agent_spawn(int vmid, struct pv_err *e);
 
+/* pre-start: start the agent as the VM's guard before any change, told
+ * the process that runs the start (the hook's parent, past a wrapper
+ * shell). It gives the host back when that process ends with no QEMU for
+ * the VM, or when QEMU ends before post-start; post-start stops it and
+ * starts the agent proper. Nothing in --dry-run or under --root. */
+int pv_agent_spawn_guard(int vmid, struct pv_err *e);
+
 /* The agent's own scope unit, pvepin-agent-VMID.scope in system.slice,
  * made by systemd (StartTransientUnit) with pid in it, so that stopping the
  * service that ran the hook (pvedaemon) does not stop the agent. Wanted on

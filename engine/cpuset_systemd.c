@@ -136,8 +136,15 @@ static int wait_applied(const char *cg, const char *cpus, struct pv_err *e)
 	int tries = *cpus ? 100 : 10;
 
 	for (int i = 0; i < tries; i++) {
+		struct pv_err why = { 0 };
+
 		/* cpuset.cpus appears once systemd enabled the controller */
-		if (pv_cgroup_cpus(cg, now, sizeof(now), NULL) == 0 && pv_cpus_equal(now, cpus))
+		if (pv_cgroup_cpus(cg, now, sizeof(now), &why) == 0 && pv_cpus_equal(now, cpus))
+			return 0;
+		/* AllowedCPUs= emptied: systemd turns the controller off for
+		 * the unit when nothing else wants it, and the file goes; the
+		 * cgroup then has all its parent's CPUs, which "" means */
+		if (!*cpus && why.errnum == ENOENT)
 			return 0;
 		nanosleep(&ts, NULL);
 	}

@@ -99,6 +99,20 @@ int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg,
 	return pv_engine_save_ledger(en, e);
 }
 
+/* No cpuset.cpus (the controller is off there, as systemd leaves a unit
+ * without AllowedCPUs=) reads as "": every CPU of the parent. */
+static int cpus_or_inherit(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	struct pv_err why = { 0 };
+
+	if (pv_cgroup_cpus(cg, buf, n, &why) == 0)
+		return 0;
+	if (why.errnum != ENOENT)
+		return pv_fail(e, why.errnum, "%s", why.msg);
+	snprintf(buf, n, "%s", "");
+	return 0;
+}
+
 static int cpuset_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg,
 			struct pv_err *e)
 {
@@ -107,7 +121,7 @@ static int cpuset_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg
 
 	if (be->set(cg, r->nv, e) < 0)
 		return -1;
-	return pv_cgroup_cpus(cg, r->got, sizeof(r->got), e);
+	return cpus_or_inherit(cg, r->got, sizeof(r->got), e);
 }
 
 /* Write v back; the kernel refuses "" on a populated cgroup (ENOSPC), so
@@ -165,7 +179,7 @@ static int hand_over(struct pv_engine *en, const struct pv_cpuset_backend *be, c
 
 	if ((rc = others_host(en, orig, val, sizeof(val), e)) != 0)
 		return rc;
-	if (be->set(cg, val, e) < 0 || pv_cgroup_cpus(cg, got, sizeof(got), e) < 0)
+	if (be->set(cg, val, e) < 0 || cpus_or_inherit(cg, got, sizeof(got), e) < 0)
 		return -1;
 	if (pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
 	    pv_engine_save_ledger(en, e) < 0)
@@ -193,7 +207,7 @@ static int hand_over_partition(struct pv_engine *en, const struct pv_cpuset_back
 		return -1;
 	if (want && pv_partition_revive(cg, part, sizeof(part), e) < 0)
 		return -1;
-	if (pv_cgroup_cpus(cg, got, sizeof(got), e) < 0 ||
+	if (cpus_or_inherit(cg, got, sizeof(got), e) < 0 ||
 	    pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
 	    pv_engine_save_ledger(en, e) < 0)
 		return -1;
@@ -223,7 +237,7 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		snprintf(note, n, "cgroup is gone: nothing to restore");
 		return 0;
 	}
-	if (pv_cgroup_cpus(cg, cur, sizeof(cur), e) < 0)
+	if (cpus_or_inherit(cg, cur, sizeof(cur), e) < 0)
 		return -1;
 	snprintf(orig, sizeof(orig), "%s", sh ? sh->orig : r->old);
 	if (!pv_cpus_equal(cur, r->done ? r->got : r->nv) && !pv_cpus_equal(cur, r->nv) &&

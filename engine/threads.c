@@ -167,7 +167,9 @@ int pv_vcpu_of_comm(const char *comm)
 	char num[16];
 	const char *slash;
 
-	if (strncmp(comm, "CPU ", 4) || !(slash = strchr(comm + 4, '/')) || strcmp(slash, "/KVM"))
+	/* "/TCG" is what QEMU calls them without KVM (PVE's `kvm: 0`) */
+	if (strncmp(comm, "CPU ", 4) || !(slash = strchr(comm + 4, '/')) ||
+	    (strcmp(slash, "/KVM") && strcmp(slash, "/TCG")))
 		return -1;
 	if ((size_t)(slash - comm - 4) >= sizeof(num))
 		return -1;

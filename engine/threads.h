@@ -26,7 +26,7 @@ int pv_thread_start(pid_t pid, pid_t tid, unsigned long long *start, struct pv_e
 bool pv_thread_live(pid_t pid, pid_t tid, unsigned long long start);
 int pv_thread_get_cpus(pid_t tid, hwloc_bitmap_t set, struct pv_err *e);
 int pv_thread_set_cpus(pid_t tid, hwloc_const_bitmap_t set, struct pv_err *e);
-/* 3 for "CPU 3/KVM", -1 for anything else. */
+/* 3 for "CPU 3/KVM" or "CPU 3/TCG", -1 for anything else. */
 int pv_vcpu_of_comm(const char *comm);
 
 /* A pidfd for pid (readable when it exits); ENOSYS where the kernel has none. */

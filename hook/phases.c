@@ -13,6 +13,7 @@
 #include "vmctx/topocache.h"
 #include "engine/engine.h"
 #include "engine/lock.h"
+#include "vmctx/giveback.h"
 #include "vmctx/safety.h"
 #include "vmctx/vmctx.h"
 
@@ -317,24 +318,7 @@ int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct 
 int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
 		      struct pv_err *e)
 {
-	struct pv_engine en;
-	int rc;
-
-	if (pv_engine_open(&en, vmid, PV_POST_STOP, led, e) < 0)
-		return -1;
-	rc = pv_engine_restore(&en, e);
-	pv_engine_close(&en);
-	if (sum) {
-		sum->nundo = en.nundo;
-		sum->nleft = en.nleft;
-	}
-	if (rc < 0)
-		return -1;
-	pv_topocache_drop(vmid);
-	if (!pv_ledger_vm(led, vmid))
-		return 0;
-	pv_ledger_drop(led, vmid);
-	return pv_ledger_save(led, e);
+	return pv_give_back_counted(vmid, led, sum ? &sum->nundo : NULL, sum ? &sum->nleft : NULL, e);
 }
 
 static int refusals(struct pv_plan *p, const struct pv_topo *t, struct pv_err *e)
@@ -363,6 +347,17 @@ static int locked(int vmid, enum pv_phase ph, struct pv_phase_sum *sum, struct p
 
 	if (pv_ledger_load(&led, e) < 0)
 		return -1;
+	/* what VMs left that nothing else will give back (vmctx/giveback.h) */
+	pv_give_back_stale(&led, vmid);
+	/* a new start of this VM: whatever its last start left is stale too */
+	if (ph == PV_PRE_START && pv_ledger_vm(&led, vmid) && pv_vm_stale(vmid)) {
+		fprintf(stderr, "pvepin: VM %d: its last run left changes behind: giving them back "
+			"first\n", vmid);
+		if (pv_give_back_locked(vmid, &led, e) < 0) {
+			pv_ledger_free(&led);
+			return pv_wrap(e, "VM %d pre-start: run `pvepin restore %d`", vmid, vmid);
+		}
+	}
 	if (ph == PV_POST_STOP) {
 		rc = pv_restore_locked(vmid, &led, sum, e);
 		pv_ledger_free(&led);
@@ -393,6 +388,27 @@ static void start_agent(int vmid)
 		fprintf(stderr, "pvepin: VM %d: the runtime agent did not start: %s\n", vmid, e.msg);
 }
 
+static bool in_ledger(int vmid)
+{
+	struct pv_ledger led;
+	bool in;
+
+	/* unreadable: keep the guard, it costs nothing to be wrong that way */
+	if (pv_ledger_load(&led, NULL) < 0)
+		return true;
+	in = pv_ledger_vm(&led, vmid) != NULL;
+	pv_ledger_free(&led);
+	return in;
+}
+
+static void spawn_guard(int vmid)
+{
+	struct pv_err e = { 0 };
+
+	if (pv_agent_spawn_guard(vmid, &e) < 0)
+		fprintf(stderr, "pvepin: VM %d: no guard for a failed start: %s\n", vmid, e.msg);
+}
+
 static void stop_agent(int vmid)
 {
 	struct pv_err e = { 0 };
@@ -404,13 +420,23 @@ static void stop_agent(int vmid)
 int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 {
 	struct pv_phase_sum sum = { 0 };
+	pid_t qemu;
 	int lock, rc;
 
 	if (ph == PV_PRE_STOP) {
 		pv_phase_summary(stdout, vmid, ph, &sum);
 		return 0;
 	}
-	if (ph == PV_POST_STOP)
+	/* pre-start: a previous run's agent goes, this start's guard comes
+	 * before any change; post-start: the guard gives way to the agent */
+	if (ph == PV_PRE_START || ph == PV_POST_START)
+		stop_agent(vmid);
+	if (ph == PV_PRE_START)
+		spawn_guard(vmid);
+	/* post-stop stops the agent only once the host is given back: if it
+	 * gives up on the lock or dies, the agent is still there to do it (a
+	 * QEMU that still runs, `restore --force`, loses its agent first) */
+	if (ph == PV_POST_STOP && pv_qemu_pid(vmid, &qemu, NULL) == 0)
 		stop_agent(vmid);
 	if ((lock = pv_lock_take(LOCK_WAIT_S, e)) < 0)
 		return -1;
@@ -418,6 +444,10 @@ int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 	pv_lock_release(lock);
 	if (rc == 0)
 		pv_phase_summary(stdout, vmid, ph, &sum);
+	/* a failed restore leaves the agent to try again; a pre-start that
+	 * failed and undid itself leaves its guard nothing to guard */
+	if ((ph == PV_POST_STOP && rc == 0) || (ph == PV_PRE_START && rc < 0 && !in_ledger(vmid)))
+		stop_agent(vmid);
 	if (ph == PV_POST_START)
 		start_agent(vmid);
 	return rc;

@@ -40,6 +40,7 @@ for d in $LAYERS tools; do
 done
 if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?
+	BUILD= BUILD_DIR="$(pwd)/$BUILD" bash tests/vm2/run.sh > "$out" 2>&1; tally tests/vm2 "$out" $?
 fi
 [ -n "$broken" ] && echo "broken:$broken"
 [ -n "$skipped" ] && echo "skipped:$skipped"

@@ -17,6 +17,7 @@
 #include "conf/policy.h"
 #include "engine/engine.h"
 #include "engine/ledger.h"
+#include "engine/threads.h"
 #include "hook/phases.h"
 #include "irqtune/irqtune.h"
 #include "tests/lib/tap.h"
@@ -326,6 +327,17 @@ static void test_pins(const struct pv_policy *pol)
 	plan_done(&p);
 }
 
+/* QEMU names vCPU threads by accelerator: KVM on PVE, TCG with `kvm: 0`. */
+static void test_vcpu_names(void)
+{
+	CHECK_INT(pv_vcpu_of_comm("CPU 3/KVM"), 3);
+	CHECK_INT(pv_vcpu_of_comm("CPU 0/TCG"), 0);
+	CHECK_INT(pv_vcpu_of_comm("CPU 12/TCG"), 12);
+	CHECK_INT(pv_vcpu_of_comm("CPU 1/HVF"), -1);
+	CHECK_INT(pv_vcpu_of_comm("CPU x/TCG"), -1);
+	CHECK_INT(pv_vcpu_of_comm("IO mon_iothread"), -1);
+}
+
 int main(void)
 {
 	struct pv_policy pol;
@@ -340,6 +352,7 @@ int main(void)
 	test_pending_pages(&pol);
 	test_irqs();
 	test_pins(&pol);
+	test_vcpu_names();
 	pv_policy_free(&pol);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)

@@ -158,6 +158,9 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/top.cpio.gz" ] || [ "$(cat "$W/top.stamp"
 		echo "build.sh: warning: no $PVEPIN, cases that run it will fail" >&2
 	fi
 	for h in $helpers; do copy_bin "$BUILD/tests/helpers/$h" /usr/bin/$h; done
+	# the fault sweep (cases/76-strace-faults.sh) injects at each write syscall
+	STRACE=$(command -v strace || true)
+	[ -n "$STRACE" ] && copy_bin "$STRACE" /usr/bin/strace
 	install -m 0755 "$VM/init" "$R/init"
 	install -m 0644 "$VM/lib.sh" "$R/tests/lib.sh"
 	install -m 0755 "$VM/demo-guest.sh" "$R/tests/demo.sh"

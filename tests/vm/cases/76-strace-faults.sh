@@ -1,0 +1,87 @@
+# needs: engine
+# A write that fails (EIO) or pvepin killed (SIGKILL) at the k-th write(2) of each phase, for
+# every k: pre-start (its writes and its rollback's), post-start, post-stop (the restore's
+# writes). strace injects the fault into pvepin alone (not the agent it starts). Then what PVE
+# does next: after pre-start nothing (pre-start's guard gives the host back when the start
+# ends), after post-start the VM runs and stops (post-stop), after post-stop nothing (the agent
+# gives the host back when no post-stop finished). Each k ends with the host exactly as before.
+. /tests/lib.sh
+command -v strace > /dev/null || { fail "no strace in the image (tests/vm/build.sh copies the host's)"; exit 1; }
+export PVEPIN_AGENT_GRACE_MS=1000
+snap /tmp/s0
+pve_conf 100 <<'C'
+name: gpu
+cores: 2
+memory: 2048
+hugepages: 1024
+hostpci0: 0000:81:00,pcie=1
+C
+MAX=${FAULT_MAX:-300}
+same() { hoststate > /tmp/s.now; diff -q /tmp/s0 /tmp/s.now > /dev/null && no_pvepin 100; }
+settle() { # WHAT: as before (waiting for the guard or agent), else say so and restore
+	if wait_for 15 same; then pass "$1: host as before"; return; fi
+	snap_same "$1: host as before" /tmp/s0
+	pvepin restore 100 < /dev/null > /dev/null 2>&1
+	wait_for 10 same
+}
+# inj KIND K PVEPIN-ARGS...: the k-th write faulted; 0 when it was reached
+inj() {
+	local kind=$1 k=$2 what=signal=KILL
+	shift 2
+	[ "$kind" = EIO ] && what=error=EIO
+	strace -qq -o /tmp/s.trace -e trace=write -e inject=write:$what:when=$k \
+		pvepin "$@" < /dev/null > /tmp/s.out 2>&1
+	INJ_RC=$?
+	grep -q INJECTED /tmp/s.trace
+}
+qemu_up() { # a QEMU for VM 100 as pve_start starts it, without hooks
+	local d devs=
+	for d in $(conf_bdfs 100); do devs="$devs --vfio-dev $d"; done
+	mkdir -p "$CG/qemu.slice/100.scope"
+	rm -f /run/qemu-server/100.pid
+	sh -c 'echo $$ > "$0" && exec kvm "$@"' "$CG/qemu.slice/100.scope/cgroup.procs" -id 100 \
+		-pidfile /var/run/qemu-server/100.pid --vcpus 2 $devs > /tmp/qemu.100.log 2>&1 &
+	QEMU_PID_100=$!
+	wait_for 20 test -s /run/qemu-server/100.pid
+}
+sweep() { # PHASE KIND: k = 1.. until the phase runs past its last write
+	local ph=$1 kind=$2 k=1
+	while [ $k -le $MAX ]; do
+		case $ph in
+		pre-start)
+			inj $kind $k 100 pre-start || break
+			;;
+		post-start)
+			hook 100 pre-start > /dev/null || { fail "pre-start: $(head -c 200 "$HOOK_OUT")"; return; }
+			qemu_up || { fail "qemu did not start"; return; }
+			inj $kind $k 100 post-start; r=$?
+			pve_stop 100 > /dev/null
+			[ $r = 0 ] || break
+			;;
+		post-stop)
+			hook 100 pre-start > /dev/null || { fail "pre-start: $(head -c 200 "$HOOK_OUT")"; return; }
+			qemu_up || { fail "qemu did not start"; return; }
+			hook 100 post-start > /dev/null
+			kill -TERM "$(qemu_pid 100)"; wait "$QEMU_PID_100" 2>/dev/null
+			rmdir "$CG/qemu.slice/100.scope" 2>/dev/null
+			inj $kind $k 100 post-stop || { settle "$ph without a fault"; break; }
+			;;
+		esac
+		settle "$ph, $kind at write $k (rc=$INJ_RC)"
+		k=$((k + 1))
+	done
+	note "$ph: $((k - 1)) writes faulted with $kind"
+	check "$ph has writes to fault with $kind ($((k - 1)))" test $((k - 1)) -ge 3
+	check "$ph stopped before FAULT_MAX=$MAX" test $k -le $MAX
+	if [ $ph = pre-start ]; then
+		expect_eq "pre-start past its last write exits 0" "$INJ_RC" 0
+		pvepin restore 100 < /dev/null > /dev/null 2>&1
+	fi
+	settle "$ph sweep with $kind done"
+}
+for kind in EIO KILL; do
+	for ph in pre-start post-start post-stop; do sweep $ph $kind; done
+done
+snap_same "after the sweep: host as before" /tmp/s0
+pve_forget 100
+done_case

@@ -1,0 +1,59 @@
+# A write that fails, or pvepin killed, at every write syscall of pre-start and of the restore
+# that undoes it (forward and rollback writes alike), on the real stack (systemd's D-Bus for
+# the cgroups, vfio-pci, 1G pages). strace injects EIO or SIGKILL at the k-th write(2) of
+# pvepin (not its children). Then what PVE would do next: after a pre-start, nothing (the start
+# is over: pre-start's guard must give the host back); after a restore, the next restore. Each
+# k ends with the host exactly as before. FAULT_MAX caps k (vm2.faultmax= on the command line).
+. /usr/local/lib/vm2/lib.sh
+MAX=$(sed -n 's/.*vm2\.faultmax=\([0-9]*\).*/\1/p' /proc/cmdline); MAX=${MAX:-200}
+vm_conf $VMID
+snap /tmp/x.before
+quiet_same() { host_snap > /tmp/.q; diff -q /tmp/x.before /tmp/.q > /dev/null; }
+settle() { # WHAT: the host back as before, waiting for the guard; else restore and say so
+	if wait_for 15 quiet_same; then pass "$1: host as before"; return; fi
+	snap_same "$1: host as before" /tmp/x.before
+	pvepin restore $VMID > /dev/null 2>&1
+	wait_for 5 quiet_same
+}
+# inj PHASE-ARGS KIND K: run pvepin under strace with the k-th write faulted; 0 when the
+# fault was reached (strace marks it INJECTED), 1 when the phase has fewer writes
+inj() {
+	local kind=$2 k=$3 what
+	[ "$kind" = EIO ] && what=error=EIO || what=signal=KILL
+	strace -qq -o /tmp/x.trace -e trace=write -e inject=write:$what:when=$k \
+		pvepin $1 < /dev/null > /tmp/x.out 2>&1
+	INJ_RC=$?
+	grep -q INJECTED /tmp/x.trace
+}
+for kind in EIO KILL; do
+	# pre-start: its own writes and those of its rollback
+	k=1
+	while [ $k -le $MAX ]; do
+		inj "$VMID pre-start" $kind $k || break
+		settle "pre-start, $kind at write $k (rc=$INJ_RC)"
+		k=$((k + 1))
+	done
+	note "pre-start: $((k - 1)) writes faulted with $kind"
+	check "pre-start ran past its last write with no fault (rc=$INJ_RC)" test "$INJ_RC" = 0
+	pvepin restore $VMID > /dev/null 2>&1
+	settle "pre-start without a fault, then restore"
+	n_pre=$((k - 1))
+	check "pre-start has writes to fault ($n_pre)" test "$n_pre" -ge 5
+	# restore (post-stop's work) after a clean pre-start: then the next restore
+	k=1
+	while [ $k -le $MAX ]; do
+		pvepin $VMID pre-start < /dev/null > /tmp/x.out 2>&1 || { fail "pre-start: $(tail -2 /tmp/x.out)"; break; }
+		inj "restore $VMID" $kind $k; reached=$?
+		pvepin restore $VMID < /dev/null > /tmp/x.out2 2>&1
+		rc=$?
+		[ $reached = 0 ] || break
+		check "restore, $kind at write $k: the next restore exits 0 (rc=$rc)" test "$rc" = 0
+		settle "restore, $kind at write $k"
+		k=$((k + 1))
+	done
+	note "restore: $((k - 1)) writes faulted with $kind"
+	check "restore has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 3
+	settle "restore without a fault"
+done
+snap_same "after the sweep: host as before" /tmp/x.before
+done_case
