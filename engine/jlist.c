@@ -71,9 +71,12 @@ static int *slot_of(const struct pv_jlist *l, enum pv_step_kind k, const char *t
 	}
 }
 
-static int index_grow(struct pv_jlist *l)
+static int index_grow(struct pv_jlist *l, int want)
 {
 	int cap = l->idxcap ? l->idxcap * 2 : 64, *old = l->idx, oldcap = l->idxcap;
+
+	while (cap < want)
+		cap *= 2;
 
 	if (!(l->idx = malloc((size_t)cap * sizeof(int)))) {
 		l->idx = old;
@@ -91,7 +94,7 @@ static int index_grow(struct pv_jlist *l)
 /* The index holds at most one slot per key: the newest entry of it. */
 static int index_put(struct pv_jlist *l, int i)
 {
-	if ((l->n + 1) * 2 > l->idxcap && index_grow(l) < 0)
+	if ((l->n + 1) * 2 > l->idxcap && index_grow(l, 0) < 0)
 		return -1;
 	*slot_of(l, l->r[i].kind, l->r[i].target) = i;
 	return 0;
@@ -102,7 +105,7 @@ int pv_jlist_reindex(struct pv_jlist *l)
 	free(l->idx);
 	l->idx = NULL;
 	l->idxcap = 0;
-	if (index_grow(l) < 0)
+	if (index_grow(l, 0) < 0)
 		return -1;
 	for (int i = 0; i < l->n; i++)
 		if (index_put(l, i) < 0)
@@ -124,6 +127,9 @@ struct pv_jent *pv_jlist_find(const struct pv_jlist *l, long seq)
 {
 	int lo = 0, hi = l->n - 1;
 
+	/* a done mark follows its step: the newest entry, most of the time */
+	if (l->n && l->r[l->n - 1].seq == seq)
+		return &l->r[l->n - 1];
 	while (lo <= hi) {
 		int mid = lo + (hi - lo) / 2;
 
@@ -293,6 +299,22 @@ static void bad(struct pv_jlist *l, int lineno)
 	l->nbad++;
 }
 
+/* Room for as many entries as the text has lines: no regrowing, no
+ * rehashing while a large journal is read. */
+static int presize(struct pv_jlist *l, const char *buf)
+{
+	int lines = 0;
+
+	for (const char *p = buf; (p = strchr(p, '\n')); p++)
+		lines++;
+	if (lines < 32)
+		return 0;
+	if (!(l->r = malloc((size_t)lines * sizeof(*l->r))))
+		return -1;
+	l->cap = lines;
+	return index_grow(l, 2 * lines);
+}
+
 static int parse(char *buf, const char *name, bool tolerant, struct pv_jlist *l,
 		 struct pv_err *e)
 {
@@ -301,6 +323,10 @@ static int parse(char *buf, const char *name, bool tolerant, struct pv_jlist *l,
 
 	memset(l, 0, sizeof(*l));
 	l->text = buf;
+	if (presize(l, buf) < 0) {
+		pv_fail(e, ENOMEM, "%s", name);
+		goto fail;
+	}
 	for (line = buf; *line; line = next) {
 		char *f[MAX_FIELDS];
 		char *nl = strchr(line, '\n');

@@ -301,6 +301,7 @@ int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e)
 	j->npend = 0;
 	j->vmid = vmid;
 	j->size = 0;
+	j->max_live = PV_JOURNAL_MAX_LIVE;
 	if (pv_rundir(e) < 0 || pv_journal_path(j->path, sizeof(j->path), vmid, e) < 0 ||
 	    open_file(j, e) < 0) {
 		pv_journal_close(j);
@@ -403,7 +404,7 @@ static int room(struct pv_journal *j, bool grow, const char *target, struct pv_e
 {
 	if (j->l.nrec > 2 * j->l.nlive + 1024 && pv_journal_compact(j, e) < 0)
 		return -1;
-	if (grow && j->l.nlive >= PV_JOURNAL_MAX_LIVE)
+	if (grow && j->l.nlive >= j->max_live)
 		return pv_fail(e, ENOSPC, "journal %s holds %d live steps, the most it takes: %s "
 			       "left as it is (restore still covers every step recorded)",
 			       j->path, j->l.nlive, target);

@@ -89,8 +89,8 @@ struct pv_jlist {
  * journal past what restore reads quickly. At PV_JOURNAL_MAX_LIVE live
  * entries no new target is journaled (so none is changed): the step fails
  * with a line saying so, and everything recorded stays restorable. */
-#define PV_JOURNAL_MAX_LIVE 50000
-#define PV_JOURNAL_MAX_BYTES (24L << 20)
+#define PV_JOURNAL_MAX_LIVE 100000
+#define PV_JOURNAL_MAX_BYTES (32L << 20)
 
 struct pv_journal {
 	int fd;
@@ -99,6 +99,7 @@ struct pv_journal {
 	bool volatile_fs;   /* on tmpfs: fsync skipped */
 	size_t npend;       /* done marks not yet written (pv_journal_done) */
 	long size;          /* bytes in the file, held-back marks included */
+	int max_live;       /* PV_JOURNAL_MAX_LIVE (tests lower it) */
 	dev_t dev;          /* the file j->l was read from: pv_journal_open */
 	ino_t ino;          /* reuses j->l while it is still the same */
 	struct pv_jlist l;  /* what the file holds, kept as records are added */
