@@ -124,7 +124,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libpvepin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(BUILD)/libpvepin.a $(LDLIBS)
 
-bench: pvepin $(BUILD)/bench/bench_plan
+bench: pvepin $(BUILD)/bench/bench_plan $(BUILD)/bench/bench_journal
 	BUILD=$(BUILD) sh bench/run.sh
 
 vmcheck: $(BUILD)/pvepin-test $(HELPER_BINS)

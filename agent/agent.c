@@ -450,11 +450,11 @@ static void tick(struct pv_agent *a)
 	if (a->rescan) {
 		/* everything as if new: SIGHUP or lost events */
 		for (int i = 0; i < a->nth; i++)
-			a->th[i].dirty = true;
+			a->th[i].it.dirty = true;
 		for (int i = 0; i < a->nirq; i++)
-			a->irq[i].dirty = true;
+			a->irq[i].it.dirty = true;
 		for (int i = 0; i < a->ncg; i++)
-			a->cg[i].dirty = true;
+			a->cg[i].it.dirty = true;
 		a->need_fix = true;
 		a->rescan = false;
 	}
@@ -467,11 +467,11 @@ static void tick(struct pv_agent *a)
 }
 
 /* After a fix pass that could not run: soon when only the lock was busy. */
-static void retry(struct pv_agent *a, int rc)
+static void retry(struct pv_agent *a, enum pv_agent_fixed rc)
 {
-	if (rc == 1)
+	if (rc == PV_FIX_BUSY)
 		a->retry_at = a->now + PV_AGENT_RETRY_MS;
-	else if (rc == 2)
+	else if (rc == PV_FIX_FAILED)
 		a->retry_at = a->next_tick;
 }
 

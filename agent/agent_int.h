@@ -1,8 +1,10 @@
 /* The agent's parts, shared by hook/agent*.c and tests/unit/test_agent*.c.
- *   agent.c         command, start-up, event loop, pidfile and stat file
- *   agent_events.c  pidfd, signalfd, the proc connector (netlink CN_PROC)
- *   agent_poll.c    what is watched: threads, device IRQs, cpusets; the
- *                   cheap checks each tick and the journaled fixes */
+ *   agent.c          command, start-up, event loop, pidfile and stat file
+ *   events.c         pidfd, signalfd, the proc connector (netlink CN_PROC)
+ *   poll.c           the plan's wants, rate limits, the check and fix passes
+ *   watch_threads.c  QEMU's threads and their masks
+ *   watch_irqs.c     the devices' IRQ vectors and their affinities
+ *   watch_cgroups.c  the journaled cpusets */
 #pragma once
 #include <dirent.h>
 #include <hwloc.h>
@@ -18,6 +20,7 @@
 #include "pinner/plan.h"
 #include "agent/agent.h"
 #include "engine/agent_ctl.h"
+#include "engine/engine.h"
 #include "engine/journal.h"
 
 #define PV_AGENT_TICK_MS 500        /* IRQ/cpuset/pin checks: a reaction within 1 s */
@@ -112,40 +115,42 @@ int pv_cn_drain(int fd, pid_t tgid, void (*fn)(void *ctx, const struct pv_cn_eve
 /* signalfd for SIGTERM, SIGINT, SIGHUP (blocked; dispositions reset). */
 int pv_agent_signals(struct pv_err *e);
 
-/* What is watched. */
+/* What every watched item has: its state between the cheap check and the
+ * fix, what was said about it, its re-assert rate limit. */
+struct agent_item {
+	bool dirty;           /* check against the plan at the next fix */
+	bool fresh;           /* new (or renamed): its next write is a first one, not a re-assert */
+	bool refused;         /* the kernel refuses the value (io_uring worker, managed IRQ) */
+	bool gone;            /* its file is gone for now (a vector the guest disabled) */
+	bool logged, logged_hold, logged_err;
+	struct pv_agent_rl rl;
+};
+
 struct agent_thread {
+	struct agent_item it;
 	pid_t tid;
 	unsigned long long start;
 	char comm[16];
 	long long seen;       /* first seen, ms */
-	bool dirty;           /* check against the plan at the next fix */
-	bool fresh;           /* new or renamed: its next pin is a first one, not a re-assert */
 	bool adopted;         /* there at start, not placed yet: its first pin is no "new thread" */
-	bool refused;         /* the kernel refuses its affinity (io_uring worker) */
-	bool logged, logged_hold, logged_err;
-	struct pv_agent_rl rl;
 	unsigned char *held;  /* the mask as pvepin last saw it right */
 };
 
 struct agent_irq {
+	struct agent_item it;
 	int irq;
 	int fd;               /* /proc/irq/N/smp_affinity_list, -1 closed */
 	char held[PV_IRQ_LIST_LEN];
-	bool dirty, fresh, refused, gone;
-	bool logged, logged_hold, logged_err;
-	struct pv_agent_rl rl;
 };
 
 struct agent_cg {
+	struct agent_item it;
 	char cg[PV_JTARGET];
 	char cpus[PV_JVAL];   /* the plan's value */
 	bool own;
 	bool isolate;         /* the isolating partition's cpuset.cpus (PARTCPUS) */
 	int fd;               /* cpuset.cpus, -1 closed */
 	char held[PV_JVAL];
-	bool dirty, gone;
-	bool logged, logged_hold, logged_err;
-	struct pv_agent_rl rl;
 };
 
 struct pv_agent {
@@ -168,6 +173,8 @@ struct pv_agent {
 	struct pv_irq_scan *scan;
 	struct agent_cg cg[PV_AGENT_MAX_CG];
 	int ncg;
+	struct pv_agent_rl new_irqs; /* vectors new to the agent: at most this often */
+	struct pv_engine en;  /* kept across fix passes: the journal is read once */
 	bool pins, irqs;      /* threads / device IRQs are watched at all */
 	bool need_fix;        /* something is dirty */
 	long long retry_at;   /* the lock was busy: not before this */
@@ -201,22 +208,50 @@ void pv_agent_log(struct pv_agent *a, int prio, const char *fmt, ...)
 void pv_agent_note(struct pv_agent *a, bool log, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* agent_poll.c */
+/* poll.c: the passes */
 int pv_agent_watch_init(struct pv_agent *a, const struct pv_jlist *journal, struct pv_err *e);
 void pv_agent_watch_free(struct pv_agent *a);
+/* The cheap checks: compare what is read now with what was held. */
+void pv_agent_check(struct pv_agent *a);
+enum pv_agent_fixed {
+	PV_FIX_DONE,    /* fixed what was dirty (or nothing was) */
+	PV_FIX_BUSY,    /* the lock is busy: again soon */
+	PV_FIX_FAILED,  /* the lock or the ledger failed (said once): again at the next tick */
+};
+/* Under the lock, through the engine: fix what is dirty. */
+enum pv_agent_fixed pv_agent_fix(struct pv_agent *a);
+/* Count a re-assert of an item, and say once that it keeps being changed. */
+void pv_agent_held_off(struct pv_agent *a, struct agent_item *it, const char *what);
+/* A watcher could not fix an item: counted, said once, rate-limited. */
+void pv_agent_fix_failed(struct pv_agent *a, struct agent_item *it, const char *what,
+			 const struct pv_err *err);
+/* Read a kept-open attribute again from its start; -1 with errno. */
+int pv_agent_reread(int fd, char *buf, size_t n);
+
+/* watch_threads.c */
 enum pv_agent_tev {
 	PV_TEV_SEEN,    /* listed in /proc/<pid>/task: added if unknown */
 	PV_TEV_NEW,     /* the proc connector says QEMU just started it */
 	PV_TEV_RENAMED, /* its name may have changed: read it again */
 };
-
 void pv_agent_thread_event(struct pv_agent *a, pid_t tid, enum pv_agent_tev ev);
 /* List QEMU's threads (new ones become dirty; young ones' names re-read). */
 void pv_agent_threads_scan(struct pv_agent *a);
-/* The cheap checks: compare what is read now with what was held. */
-void pv_agent_check(struct pv_agent *a);
-/* Under the lock, through the engine: fix what is dirty. 1 = the lock is
- * busy (try again soon), 2 = the lock or ledger failed (at the next tick). */
-int pv_agent_fix(struct pv_agent *a);
+void pv_agent_threads_check(struct pv_agent *a);
+void pv_agent_threads_fix(struct pv_agent *a);
+void pv_agent_threads_free(struct pv_agent *a);
+
+/* watch_irqs.c */
+void pv_agent_irqs_scan(struct pv_agent *a);
+void pv_agent_irqs_check(struct pv_agent *a);
+void pv_agent_irqs_fix(struct pv_agent *a);
+void pv_agent_irqs_free(struct pv_agent *a);
+
+/* watch_cgroups.c */
+void pv_agent_cgs_init(struct pv_agent *a, const struct pv_jlist *l);
+void pv_agent_cgs_check(struct pv_agent *a);
+/* true when one was written (its tasks' masks may have been reset) */
+bool pv_agent_cgs_fix(struct pv_agent *a, struct pv_ledger *led);
+void pv_agent_cgs_free(struct pv_agent *a);
 
 /* The stat file: "key=value" lines. */

@@ -15,96 +15,41 @@
 #include "engine/agent_ctl.h"
 #include "engine/journal.h"
 #include "engine/ledger.h"
-#include "engine/steps.h"
+#include "common/opts.h"
+#include "engine/engine.h"
 #include "engine/vfio.h"
 
-enum st { ST_OK, ST_DRIFT, ST_GONE };
-static const char *const st_name[] = { "ok", "drift", "gone" };
+static const char *const st_name[] = { [PV_HOLDS] = "ok", [PV_DRIFTED] = "drift",
+				       [PV_GONE] = "gone" };
 
-struct row {
-	char label[PV_JTARGET + 40];
-	char want[PV_JVAL];
-	char now[PV_JVAL];
-	enum st st;
-};
+/* The summary's groups: one line each. */
+enum grp { G_THREAD, G_IRQ, G_GOVERNOR, G_CPUSET, G_OTHER, G__N };
+static const char *const grp_name[G__N] = { "threads", "irqs", "governors", "cpusets",
+					    "other settings" };
+static const char *const grp_verb[G__N] = { "pinned", "steered", "set", "held", "held" };
 
-/* What holds now for one journaled step; false for kinds not shown. A
- * setting VMs share holds what pvepin wrote last, for whichever VM. */
-static bool step_row(const struct pv_jrec *r, const struct pv_ledger *led, struct row *w)
+static enum grp grp_of(enum pv_step_kind k)
 {
-	const struct pv_lshared *sh = led ? pv_ledger_shared(led, r->kind, r->target) : NULL;
-	const char *want = sh ? sh->written : r->done ? r->got : r->nv;
-	pid_t pid, tid;
-	unsigned long long start;
-	bool on = false;
-
-	snprintf(w->want, sizeof(w->want), "%s", want);
-	w->now[0] = '\0';
-	w->st = ST_OK;
-	snprintf(w->label, sizeof(w->label), "%s %s", pv_step_name(r->kind), r->target);
-	switch (r->kind) {
-	case PV_STEP_PARTITION:
-		snprintf(w->label, sizeof(w->label), "partition %s", r->target);
-		if (pv_cgroup_partition(r->target, w->now, sizeof(w->now), NULL) < 0)
-			w->st = ST_GONE;
-		else if (strcmp(w->now, want)) /* also "root invalid (why)" */
-			w->st = ST_DRIFT;
-		return true;
-	case PV_STEP_PARTCPUS:
-	case PV_STEP_CPUSET: {
-		const char *cg = strchr(r->target, ':');
-
-		cg = cg ? cg + 1 : r->target;
-		snprintf(w->label, sizeof(w->label), "cpuset %s", cg);
-		if (!pv_cgroup_exists(cg) || pv_cgroup_cpus(cg, w->now, sizeof(w->now), NULL) < 0)
-			w->st = ST_GONE;
-		else if (!pv_cpus_equal(w->now, want))
-			w->st = ST_DRIFT;
-		return true;
-	}
-	case PV_STEP_AFFINITY: {
-		_cleanup_bitmap_ hwloc_bitmap_t set = hwloc_bitmap_alloc();
-		struct pv_thread t = { 0 };
-		char comm[PV_PATH_MAX];
-
-		if (!set || sscanf(r->target, "%d/%d@%llu", &pid, &tid, &start) != 3)
-			return false;
-		snprintf(w->label, sizeof(w->label), "thread %d", tid);
-		if (!pv_thread_live(pid, tid, start) || pv_thread_get_cpus(tid, set, NULL) < 0) {
-			w->st = ST_GONE;
-			return true;
-		}
-		if (pv_path(comm, sizeof(comm), NULL, "/proc/%d/task/%d/comm", pid, tid) == 0 &&
-		    pv_read_file(comm, t.comm, sizeof(t.comm), NULL) >= 0)
-			snprintf(w->label, sizeof(w->label), "thread %d (%s)", tid, t.comm);
-		pv_cpulist_format(w->now, sizeof(w->now), set);
-		w->st = pv_cpus_equal(w->now, want) ? ST_OK : ST_DRIFT;
-		return true;
-	}
+	switch (k) {
+	case PV_STEP_AFFINITY:
+		return G_THREAD;
 	case PV_STEP_IRQ:
+		return G_IRQ;
 	case PV_STEP_GOVERNOR:
-	case PV_STEP_ATTR:
-		if (r->kind == PV_STEP_IRQ && sscanf(r->target, "/proc/irq/%d/", &tid) == 1)
-			snprintf(w->label, sizeof(w->label), "irq %d", tid);
-		else if (r->kind == PV_STEP_GOVERNOR &&
-			 sscanf(r->target, "/sys/devices/system/cpu/cpu%d/", &tid) == 1)
-			snprintf(w->label, sizeof(w->label), "governor cpu%d", tid);
-		if (pv_attr_get(r->target, w->now, sizeof(w->now), NULL) < 0)
-			w->st = ST_GONE;
-		else if (r->kind == PV_STEP_IRQ ? !pv_cpus_equal(w->now, want) : !!strcmp(w->now, want))
-			w->st = ST_DRIFT;
-		return true;
-	case PV_STEP_CGCTL:
-		snprintf(w->label, sizeof(w->label), "+cpuset in %s", r->target);
-		if (pv_cgroup_cpuset_enabled(strcmp(r->target, "/") ? r->target : "", &on, NULL) < 0)
-			w->st = ST_GONE;
-		snprintf(w->now, sizeof(w->now), "%s", on ? "on" : "off");
-		w->st = w->st == ST_GONE ? ST_GONE : on ? ST_OK : ST_DRIFT;
-		return true;
+		return G_GOVERNOR;
+	case PV_STEP_CPUSET:
+	case PV_STEP_PARTCPUS:
+	case PV_STEP_PARTITION:
+		return G_CPUSET;
 	default:
-		return false;
+		return G_OTHER;
 	}
 }
+
+struct tally {
+	int n[G__N][3];        /* per group, per state */
+	char gov[64];          /* the governor asked for ("" none, "mixed") */
+};
 
 static const char *host_driver(const struct pv_jlist *l, const char *bdf)
 {
@@ -191,35 +136,74 @@ static void show_pages(struct out *o, const struct pv_lvm *v)
 		fputc(']', o->f);
 }
 
-static int show_steps(struct out *o, const struct pv_jlist *l, const struct pv_ledger *led)
+/* One row per target (the journal's newest live entry of it): a thread
+ * re-pinned by the agent is still one thread, and one drift. Rows are
+ * printed with -v (all) or when they drifted; JSON always has them all. */
+static int show_steps(struct out *o, const struct pv_jlist *l, const struct pv_ledger *led,
+		      struct tally *t)
 {
-	int drift = 0;
+	int drift = 0, shown = 0;
 
 	if (o->json)
 		fputs(",\"applied\":[", o->f);
 	o->nitem = 0;
 	for (int i = 0; l && i < l->n; i++) {
-		struct row w;
+		const struct pv_jent *x = &l->r[i];
+		struct pv_inspect w;
+		enum grp g = grp_of(x->kind);
 
-		if (l->r[i].undone || !step_row(&l->r[i], led, &w))
+		if (x->undone || pv_jlist_live(l, x->kind, x->target) != x ||
+		    pv_engine_inspect(x, led, &w) != 0)
 			continue;
-		drift += w.st == ST_DRIFT;
+		drift += w.st == PV_DRIFTED;
+		t->n[g][w.st]++;
+		if (g == G_GOVERNOR)
+			snprintf(t->gov, sizeof(t->gov), "%.60s", !t->gov[0] || !strcmp(t->gov, w.want)
+				 ? w.want : "mixed");
 		item_begin(o);
 		if (o->json) {
-			jkv(o, "kind", pv_step_name(l->r[i].kind), false);
+			jkv(o, "kind", pv_step_name(x->kind), false);
 			jkv(o, "what", w.label, false);
 			jkv(o, "want", w.want, false);
 			jkv(o, "now", w.now, false);
 			jkv(o, "state", st_name[w.st], true);
 			fputc('}', o->f);
-		} else {
+		} else if (pv_opt.verbose || (w.st == PV_DRIFTED && shown++ < 12)) {
 			fprintf(o->f, "  %-40s want %-16s now %-16s %s\n", w.label, w.want,
-				w.st == ST_GONE ? "-" : w.now, w.st == ST_DRIFT ? "DRIFT" : st_name[w.st]);
+				w.st == PV_GONE ? "-" : w.now, w.st == PV_DRIFTED ? "DRIFT" : st_name[w.st]);
 		}
 	}
 	if (o->json)
 		fputc(']', o->f);
+	else if (!pv_opt.verbose && shown > 12)
+		fprintf(o->f, "  ... and %d more drifted (pvepin status -v %d lists every item)\n",
+			shown - 12, l->vmid);
 	return drift;
+}
+
+/* One line per group: how many hold, drifted, are gone. */
+static void show_tally(struct out *o, const struct tally *t)
+{
+	for (int g = 0; g < G__N; g++) {
+		const int *n = t->n[g];
+
+		if (!n[PV_HOLDS] && !n[PV_DRIFTED] && !n[PV_GONE])
+			continue;
+		if (o->json) {
+			fprintf(o->f, "%s\"%s\":{\"ok\":%d,\"drift\":%d,\"gone\":%d}",
+				o->nitem++ ? "," : "", grp_name[g], n[PV_HOLDS], n[PV_DRIFTED],
+				n[PV_GONE]);
+			continue;
+		}
+		fprintf(o->f, "  %s: %d %s", grp_name[g], n[PV_HOLDS], grp_verb[g]);
+		if (g == G_GOVERNOR && t->gov[0])
+			fprintf(o->f, " (%s)", t->gov);
+		if (n[PV_DRIFTED])
+			fprintf(o->f, ", %d drifted", n[PV_DRIFTED]);
+		if (n[PV_GONE])
+			fprintf(o->f, ", %d gone", n[PV_GONE]);
+		fputc('\n', o->f);
+	}
 }
 
 /* The runtime agent's state and counters (hook/agent.h); no drift. */
@@ -240,6 +224,7 @@ static int show_vm(struct out *o, const struct pv_ledger *led, const struct pv_l
 		   struct pv_err *e)
 {
 	struct pv_jlist l;
+	struct tally t = { 0 };
 	bool have = false;
 	pid_t pid = 0;
 	int rc, drift;
@@ -260,12 +245,19 @@ static int show_vm(struct out *o, const struct pv_ledger *led, const struct pv_l
 	show_pages(o, v);
 	if (rc == 0)
 		drift += pv_memory_show(o->f, o->json, v, pid);
-	drift += show_steps(o, have ? &l : NULL, led);
+	drift += show_steps(o, have ? &l : NULL, led, &t);
+	if (o->json)
+		fputs(",\"summary\":{", o->f);
+	o->nitem = 0;
+	show_tally(o, &t);
+	if (o->json)
+		fputc('}', o->f);
 	show_agent(o, v);
 	if (o->json)
 		fprintf(o->f, ",\"drift\":%d}", drift);
 	else
-		fprintf(o->f, "  %d drift\n", drift);
+		fprintf(o->f, "  %d drift%s\n", drift,
+			drift && !pv_opt.verbose ? " (status -v: every item)" : "");
 	if (have)
 		pv_jlist_free(&l);
 	return drift;

@@ -32,11 +32,41 @@ struct pv_engine {
 	int ndone[PV_STEP__N];   /* steps this process made, by kind (the phase's summary) */
 	bool alone;              /* undo as if no other VM ran: a partition this run
 				  * made and the kernel refused is taken back whole */
+	bool reassert;           /* the agent: a target already journaled is updated */
 };
 
 int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_ledger *led,
 		   struct pv_err *e);
 void pv_engine_close(struct pv_engine *en);
+/* The agent keeps one engine (and with it the journal, read once) across
+ * its fix passes; each pass begins under the lock with that pass's ledger.
+ * From then on a step on a target the journal holds live is a re-assert:
+ * the entry is updated (its old value stays the one from before pvepin),
+ * never a new one appended. */
+int pv_engine_begin(struct pv_engine *en, struct pv_ledger *led, struct pv_err *e);
+
+/* What one journal entry's target holds now, read the way its kind reads
+ * it (status, drift). want is what pvepin wrote (for a setting VMs share,
+ * what it wrote last, for whichever VM). */
+enum pv_hold { PV_HOLDS, PV_DRIFTED, PV_GONE };
+struct pv_inspect {
+	char label[PV_JTARGET + 40]; /* "thread 1234 (CPU 0/KVM)", "irq 41", "cpuset system.slice" */
+	char want[PV_JVAL];
+	char now[PV_JVAL];
+	enum pv_hold st;
+};
+/* 0 filled; 1 for kinds shown otherwise (REBIND, HUGEPAGES, IRQB). */
+int pv_engine_inspect(const struct pv_jent *x, const struct pv_ledger *led, struct pv_inspect *out);
+/* The isolating partition cg's cpuset.cpus for the VMs in the ledger
+ * other than `except` (0 = none; `host` stands for them without a
+ * ledger): every CPU cg could hold but their housekeeping CPUs, *want
+ * set; or every CPU, *want false, when no partition is wanted (no such VM
+ * isolates, or they leave the host no CPU). */
+int pv_partition_cpus(struct pv_engine *en, const char *cg, int except, const char *host,
+		      char *val, size_t n, bool *want, struct pv_err *e);
+/* The cgroup of a CPUSET or PARTCPUS entry ("<backend>:<cgroup>"), or
+ * NULL. The target format lives in step_cpuset.c only. */
+const char *pv_engine_cpuset_cg(const struct pv_jent *x);
 
 /* Step functions return 0 when done or when nothing needed doing, 1 when
  * skipped (said why on stderr), -1 on failure (e filled). */

@@ -8,14 +8,13 @@
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/limits.h"
 
 #define LINE_MAX_LEN (4 * (PV_JTARGET + 3 * PV_JVAL) + 128)
-#define MAX_FIELDS 8
 
 static const char *const step_names[PV_STEP__N] = {
 	[PV_STEP_ATTR] = "ATTR",         [PV_STEP_REBIND] = "REBIND",
@@ -126,17 +125,6 @@ int pv_unescape(char *out, size_t n, const char *in)
 	return 0;
 }
 
-static uint32_t fnv1a(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 int pv_rundir(struct pv_err *e)
 {
 	char path[PV_PATH_MAX];
@@ -148,8 +136,7 @@ int pv_rundir(struct pv_err *e)
 		if (mkdir(path, i ? 0700 : 0755) < 0 && errno != EEXIST)
 			return pv_fail(e, errno, "mkdir %s", path);
 	}
-	/* journals, ledger and lock live here: no one but root may swap them */
-	return pv_check_root_dir(path, e);
+	return 0;
 }
 
 int pv_journal_path(char *buf, size_t n, int vmid, struct pv_err *e)
@@ -170,7 +157,7 @@ static size_t format(char *line, size_t cap, const char *const *f, int nf)
 			return 0;
 		o += strlen(line + o);
 	}
-	return o + (size_t)snprintf(line + o, 16, "\t%08x\n", fnv1a(line, o));
+	return o + (size_t)snprintf(line + o, 16, "\t%08x\n", pv_fnv1a(line, o));
 }
 
 static int write_all(struct pv_journal *j, const char *p, size_t len, struct pv_err *e)
@@ -202,6 +189,9 @@ static int append(struct pv_journal *j, const char *const *f, int nf, bool lazy,
 
 	if (!len)
 		return pv_fail(e, E2BIG, "journal %s: record too long", j->path);
+	j->size += (long)len;
+	if (f[0][0] != 'H')
+		j->l.nrec++;
 	if (j->npend + len <= sizeof(j->pend)) {
 		memcpy(j->pend + j->npend, line, len);
 		j->npend += len;
@@ -225,75 +215,116 @@ int pv_journal_flush(struct pv_journal *j, struct pv_err *e)
 
 /* Cut a torn tail so the next record starts on a line of its own. A torn
  * step record was never acted on: the action comes after its write. */
-static int cut_torn_tail(struct pv_journal *j, const char *text, size_t len,
-			 const struct pv_jlist *l, struct pv_err *e)
+static int cut_torn_tail(struct pv_journal *j, struct pv_err *e)
 {
-	size_t keep = len;
-
-	if (!l->torn)
+	if (!j->l.torn)
 		return 0;
-	while (keep > 0 && text[keep - 1] == '\n')
-		keep--;
-	while (keep > 0 && text[keep - 1] != '\n')
-		keep--;
 	fprintf(stderr, "pvepin: warning: %s: dropping a torn last record (crash while writing it)\n",
 		j->path);
-	if (ftruncate(j->fd, (off_t)keep) < 0)
+	if (ftruncate(j->fd, (off_t)j->l.torn_at) < 0)
 		return pv_fail(e, errno, "truncate journal %s", j->path);
+	j->size = (long)j->l.torn_at;
+	j->l.torn = false;
 	return 0;
+}
+
+static void say_bad(const char *path, const struct pv_jlist *l)
+{
+	char lines[96];
+
+	if (!l->nbad)
+		return;
+	pv_jlist_bad_text(l, lines, sizeof(lines));
+	fprintf(stderr, "pvepin: warning: %s: line%s %s failed their checksum and %s skipped: what "
+		"they recorded is not restored\n", path, l->nbad > 1 ? "s" : "", lines,
+		l->nbad > 1 ? "are" : "is");
+}
+
+static int header(struct pv_journal *j, struct pv_err *e)
+{
+	char vm[16];
+
+	pv_jlist_free(&j->l);
+	if (ftruncate(j->fd, 0) < 0)
+		return pv_fail(e, errno, "truncate journal %s", j->path);
+	j->size = 0;
+	j->l.vmid = j->vmid;
+	snprintf(vm, sizeof(vm), "%d", j->vmid);
+	return append(j, (const char *[]){ "H", "1", vm }, 3, false, e);
+}
+
+/* j->fd is open at the start of the file: read it into j->l. */
+static int read_list(struct pv_journal *j, struct pv_err *e)
+{
+	char *text;
+	size_t len = 0;
+	struct stat st;
+
+	if (fstat(j->fd, &st) < 0)
+		return pv_fail(e, errno, "stat journal %s", j->path);
+	j->dev = st.st_dev;
+	j->ino = st.st_ino;
+	if (!(text = pv_slurp_fd(j->fd, j->path, (size_t)PV_JOURNAL_MAX_BYTES * 2, &len, e)))
+		return -1;
+	j->size = (long)len;
+	if (len == 0) {
+		free(text);
+		return header(j, e);
+	}
+	if (pv_journal_parse_tolerant(text, j->path, &j->l, e) < 0)
+		return -1;
+	if (j->l.vmid == 0) /* only a torn header */
+		return header(j, e);
+	if (j->l.vmid != j->vmid)
+		return pv_fail(e, 0, "journal %s belongs to VM %d", j->path, j->l.vmid);
+	say_bad(j->path, &j->l);
+	return cut_torn_tail(j, e);
+}
+
+static int open_file(struct pv_journal *j, struct pv_err *e)
+{
+	struct statfs fs;
+
+	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (j->fd < 0)
+		return pv_fail(e, errno, "open journal %s", j->path);
+	if (fstatfs(j->fd, &fs) < 0)
+		return pv_fail(e, errno, "statfs journal %s", j->path);
+	j->volatile_fs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+	return read_list(j, e);
 }
 
 int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e)
 {
-	_cleanup_free_ char *text = NULL;
-	struct pv_jlist l = { 0 };
-	struct statfs fs;
-	char vm[16];
-	size_t len = 0;
-	int rc;
-
+	memset(&j->l, 0, sizeof(j->l));
 	j->fd = -1;
 	j->npend = 0;
 	j->vmid = vmid;
-	j->next_seq = 1;
-	if (pv_rundir(e) < 0 || pv_journal_path(j->path, sizeof(j->path), vmid, e) < 0)
+	j->size = 0;
+	j->max_live = PV_JOURNAL_MAX_LIVE;
+	if (pv_rundir(e) < 0 || pv_journal_path(j->path, sizeof(j->path), vmid, e) < 0 ||
+	    open_file(j, e) < 0) {
+		pv_journal_close(j);
 		return -1;
-	j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (j->fd < 0)
-		return pv_fail(e, errno, "open journal %s", j->path);
-	if (fstatfs(j->fd, &fs) < 0) {
-		pv_fail(e, errno, "statfs journal %s", j->path);
-		goto fail;
 	}
-	j->volatile_fs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
-	if (!(text = pv_slurp(j->path, &len, e)))
-		goto fail;
-	if (len > 0 && pv_journal_parse(text, j->path, &l, e) < 0)
-		goto fail;
-	if (len == 0 || l.vmid == 0) { /* new, or only a torn header */
-		pv_jlist_free(&l);
-		if (ftruncate(j->fd, 0) < 0) {
-			pv_fail(e, errno, "truncate journal %s", j->path);
-			goto fail;
-		}
-		snprintf(vm, sizeof(vm), "%d", vmid);
-		if (append(j, (const char *[]){ "H", "1", vm }, 3, false, e) < 0)
-			goto fail;
-		return 0;
-	}
-	rc = 0;
-	if (l.vmid != vmid)
-		rc = pv_fail(e, 0, "journal %s belongs to VM %d", j->path, l.vmid);
-	if (rc == 0)
-		rc = cut_torn_tail(j, text, len, &l, e);
-	j->next_seq = l.max_seq + 1;
-	pv_jlist_free(&l);
-	if (rc < 0)
-		goto fail;
+	j->next_seq = j->l.max_seq + 1;
 	return 0;
-fail:
+}
+
+int pv_journal_reopen(struct pv_journal *j, struct pv_err *e)
+{
+	struct stat st;
+
+	if (j->fd < 0)
+		return pv_journal_open(j, j->vmid, e);
+	if (pv_journal_flush(j, e) < 0)
+		return -1;
+	if (lstat(j->path, &st) == 0 && st.st_dev == j->dev && st.st_ino == j->ino &&
+	    st.st_size == j->size)
+		return 0;
+	/* written by someone else since (a phase, restore): read it again */
 	pv_journal_close(j);
-	return -1;
+	return pv_journal_open(j, j->vmid, e);
 }
 
 void pv_journal_close(struct pv_journal *j)
@@ -305,19 +336,102 @@ void pv_journal_close(struct pv_journal *j)
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = -1;
+	pv_jlist_free(&j->l);
+}
+
+/* Write the live entries to a new file and put it in place: the records
+ * of undone steps and every superseded mark go. */
+static int write_compact(struct pv_journal *j, const char *tmp, struct pv_err *e)
+{
+	struct pv_journal t = { .fd = -1, .volatile_fs = j->volatile_fs };
+	char vm[16], s[24];
+	int rc = 0;
+
+	snprintf(t.path, sizeof(t.path), "%s", tmp);
+	t.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (t.fd < 0)
+		return pv_fail(e, errno, "open %s", tmp);
+	snprintf(vm, sizeof(vm), "%d", j->vmid);
+	rc = append(&t, (const char *[]){ "H", "1", vm }, 3, true, e);
+	for (int i = 0; rc == 0 && i < j->l.n; i++) {
+		const struct pv_jent *x = &j->l.r[i];
+
+		if (x->undone)
+			continue;
+		snprintf(s, sizeof(s), "%ld", x->seq);
+		rc = append(&t, (const char *[]){ "S", s, pv_phase_name(x->phase),
+						  pv_step_name(x->kind), x->target, x->old, x->nv },
+			    7, true, e);
+		if (rc == 0 && x->done)
+			rc = append(&t, (const char *[]){ "D", s, x->got }, 3, true, e);
+	}
+	if (rc == 0)
+		rc = pv_journal_flush(&t, e);
+	pv_jlist_free(&t.l);
+	if (close(t.fd) < 0 && rc == 0)
+		rc = pv_fail(e, errno, "close %s", tmp);
+	if (rc == 0 && rename(tmp, j->path) < 0)
+		rc = pv_fail(e, errno, "rename %s to %s", tmp, j->path);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int pv_journal_compact(struct pv_journal *j, struct pv_err *e)
+{
+	char tmp[PV_PATH_MAX + 16];
+	long next = j->next_seq;
+
+	if (pv_journal_flush(j, e) < 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.compact", j->path);
+	if (write_compact(j, tmp, e) < 0)
+		return -1;
+	/* the new file, read back: the list is then as small as the file */
+	close(j->fd);
+	j->fd = -1;
+	pv_jlist_free(&j->l);
+	if (open_file(j, e) < 0)
+		return -1;
+	j->next_seq = next > j->l.max_seq ? next : j->l.max_seq + 1;
+	return 0;
+}
+
+/* Before a record: compact when most records are dead weight, and refuse
+ * when even the live entries are past the bound. grow: the record adds an
+ * entry. */
+static int room(struct pv_journal *j, bool grow, const char *target, struct pv_err *e)
+{
+	if (j->l.nrec > 2 * j->l.nlive + 1024 && pv_journal_compact(j, e) < 0)
+		return -1;
+	if (grow && j->l.nlive >= j->max_live)
+		return pv_fail(e, ENOSPC, "journal %s holds %d live steps, the most it takes: %s "
+			       "left as it is (restore still covers every step recorded)",
+			       j->path, j->l.nlive, target);
+	if (j->size > PV_JOURNAL_MAX_BYTES)
+		return pv_fail(e, ENOSPC, "journal %s is %ld bytes, the most it takes: %s left as "
+			       "it is (restore still covers every step recorded)", j->path, j->size,
+			       target);
+	return 0;
 }
 
 static int step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k, const char *target,
 		const char *old, const char *nv, long *seq, bool held, struct pv_err *e)
 {
+	const char *t, *o, *n;
 	char s[24];
 
 	if (strlen(target) >= PV_JTARGET || strlen(old) >= PV_JVAL || strlen(nv) >= PV_JVAL)
 		return pv_fail(e, E2BIG, "journal: value too long for %s", target);
+	if (room(j, true, target, e) < 0)
+		return -1;
 	snprintf(s, sizeof(s), "%ld", j->next_seq);
 	if (append(j, (const char *[]){ "S", s, pv_phase_name(ph), pv_step_name(k), target, old, nv },
 		   7, held, e) < 0)
 		return -1;
+	if (!(t = pv_jlist_str(&j->l, target)) || !(o = pv_jlist_str(&j->l, old)) ||
+	    !(n = pv_jlist_str(&j->l, nv)) || pv_jlist_add(&j->l, j->next_seq, ph, k, t, o, n) < 0)
+		return pv_fail(e, ENOMEM, "journal %s", j->path);
 	*seq = j->next_seq++;
 	return 0;
 }
@@ -336,176 +450,52 @@ int pv_journal_step_held(struct pv_journal *j, enum pv_phase ph, enum pv_step_ki
 	return step(j, ph, k, target, old, nv, seq, true, e);
 }
 
+static int mark(struct pv_journal *j, char type, long seq, const char *val, bool lazy,
+		struct pv_err *e)
+{
+	char s[24], f0[2] = { type, '\0' };
+	const char *v;
+
+	snprintf(s, sizeof(s), "%ld", seq);
+	if (append(j, (const char *[]){ f0, s, val }, 3, lazy, e) < 0)
+		return -1;
+	if (!(v = pv_jlist_str(&j->l, val)))
+		return pv_fail(e, ENOMEM, "journal %s", j->path);
+	pv_jlist_mark(&j->l, type, seq, v); /* a step of another run: on file only */
+	return 0;
+}
+
 int pv_journal_done(struct pv_journal *j, long seq, const char *got, struct pv_err *e)
 {
-	char s[24];
-
 	if (strlen(got) >= PV_JVAL)
 		return pv_fail(e, E2BIG, "journal: value too long");
-	snprintf(s, sizeof(s), "%ld", seq);
-	return append(j, (const char *[]){ "D", s, got }, 3, true, e);
+	return mark(j, 'D', seq, got, true, e);
 }
 
 int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct pv_err *e)
 {
-	char s[24], n[256];
+	char n[256];
 
-	snprintf(s, sizeof(s), "%ld", seq);
 	snprintf(n, sizeof(n), "%s", note);
-	return append(j, (const char *[]){ "U", s, n }, 3, false, e);
+	return mark(j, 'U', seq, n, false, e);
 }
 
-/* Split a checksummed line into unescaped fields (in place). */
-static int split(char *line, char **f, int *nf)
+int pv_journal_update(struct pv_journal *j, long seq, const char *nv, struct pv_err *e)
 {
-	char *sum = strrchr(line, '\t'), *p = line;
-	unsigned long want;
-	char *end;
+	const struct pv_jent *x = pv_jlist_find(&j->l, seq);
 
-	if (!sum || strlen(sum + 1) != 8)
+	if (!x || x->undone)
+		return pv_fail(e, EINVAL, "journal %s: no live step %ld to re-assert", j->path, seq);
+	if (strlen(nv) >= PV_JVAL)
+		return pv_fail(e, E2BIG, "journal: value too long for %s", x->target);
+	if (room(j, false, x->target, e) < 0)
 		return -1;
-	want = strtoul(sum + 1, &end, 16);
-	if (*end || fnv1a(line, (size_t)(sum - line)) != (uint32_t)want)
-		return -1;
-	*sum = '\0';
-	for (*nf = 0; *nf < MAX_FIELDS;) {
-		char *tab = strchr(p, '\t');
-
-		f[(*nf)++] = p;
-		if (!tab)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	for (int i = 0; i < *nf; i++)
-		if (pv_unescape(f[i], strlen(f[i]) + 1, f[i]) < 0)
-			return -1;
-	return 0;
-}
-
-static struct pv_jrec *find(struct pv_jlist *l, long seq)
-{
-	for (int i = l->n - 1; i >= 0; i--)
-		if (l->r[i].seq == seq)
-			return &l->r[i];
-	return NULL;
-}
-
-static int copy_field(char *dst, size_t n, const char *src)
-{
-	if (strlen(src) >= n)
-		return -1;
-	strcpy(dst, src);
-	return 0;
-}
-
-static int add_step(struct pv_jlist *l, char **f, int nf, long seq)
-{
-	struct pv_jrec *r;
-
-	if (nf != 7 || find(l, seq))
-		return -1;
-	if (l->n == l->cap) {
-		int cap = l->cap ? l->cap * 2 : 32;
-		struct pv_jrec *nr = realloc(l->r, (size_t)cap * sizeof(*nr));
-
-		if (!nr)
-			return -1;
-		l->r = nr;
-		l->cap = cap;
-	}
-	r = &l->r[l->n];
-	memset(r, 0, sizeof(*r));
-	r->seq = seq;
-	if (pv_phase_parse(f[2], &r->phase) < 0 || pv_step_parse(f[3], &r->kind) < 0 ||
-	    copy_field(r->target, sizeof(r->target), f[4]) < 0 ||
-	    copy_field(r->old, sizeof(r->old), f[5]) < 0 || copy_field(r->nv, sizeof(r->nv), f[6]) < 0)
-		return -1;
-	l->n++;
-	return 0;
-}
-
-static int parse_record(struct pv_jlist *l, char **f, int nf, bool first)
-{
-	struct pv_jrec *r;
-	long seq;
-
-	if (nf < 2 || pv_parse_long(f[1], 1, 1L << 40, &seq) < 0)
-		return -1;
-	if (first != (strcmp(f[0], "H") == 0))
-		return -1;
-	if (first) {
-		long vmid;
-
-		if (seq != 1 || nf != 3 || pv_parse_long(f[2], PV_VMID_MIN, PV_VMID_MAX, &vmid) < 0)
-			return -1;
-		l->vmid = (int)vmid;
-		return 0;
-	}
-	if (strcmp(f[0], "S") == 0) {
-		if (add_step(l, f, nf, seq) < 0)
-			return -1;
-		if (seq > l->max_seq)
-			l->max_seq = seq;
-		return 0;
-	}
-	if (nf != 3 || !(r = find(l, seq)))
-		return -1;
-	if (strcmp(f[0], "D") == 0) {
-		r->done = true;
-		return copy_field(r->got, sizeof(r->got), f[2]);
-	}
-	if (strcmp(f[0], "U") == 0) {
-		r->undone = true;
-		return copy_field(r->note, sizeof(r->note), f[2]);
-	}
-	return -1;
-}
-
-int pv_journal_parse(const char *text, const char *name, struct pv_jlist *l, struct pv_err *e)
-{
-	_cleanup_free_ char *buf = strdup(text);
-	char *line, *next;
-	int lineno = 0;
-
-	memset(l, 0, sizeof(*l));
-	if (!buf)
-		return pv_fail(e, ENOMEM, "%s", name);
-	for (line = buf; *line; line = next) {
-		char *f[MAX_FIELDS];
-		char *nl = strchr(line, '\n');
-		int nf;
-
-		lineno++;
-		next = nl ? nl + 1 : line + strlen(line);
-		if (nl)
-			*nl = '\0';
-		if (!nl || split(line, f, &nf) < 0) {
-			if (!*next) {
-				l->torn = true; /* the last line: a write cut short */
-				break;
-			}
-			pv_fail(e, 0, "%s:%d: corrupt journal record", name, lineno);
-			goto fail;
-		}
-		if (parse_record(l, f, nf, lineno == 1) < 0) {
-			pv_fail(e, 0, "%s:%d: bad journal record '%s'", name, lineno, f[0]);
-			goto fail;
-		}
-	}
-	if (l->vmid == 0 && !(l->torn && lineno == 1)) {
-		pv_fail(e, 0, "%s: journal has no header", name);
-		goto fail;
-	}
-	return 0; /* vmid 0: only a torn header, nothing was recorded */
-fail:
-	pv_jlist_free(l); /* a failed parse holds nothing */
-	return -1;
+	return mark(j, 'R', seq, nv, false, e);
 }
 
 int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e)
 {
-	_cleanup_free_ char *text = NULL;
+	char *text;
 	char path[PV_PATH_MAX];
 
 	memset(l, 0, sizeof(*l));
@@ -515,23 +505,23 @@ int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e)
 		return 1;
 	if (!(text = pv_slurp(path, NULL, e)))
 		return -1;
-	if (!*text)
+	if (!*text) {
+		free(text);
 		return 1; /* created, crashed before the header: nothing was done */
-	if (pv_journal_parse(text, path, l, e) < 0)
+	}
+	if (pv_journal_parse_tolerant(text, path, l, e) < 0)
 		return -1;
-	if (l->vmid == 0)
+	if (l->vmid == 0) {
+		pv_jlist_free(l);
 		return 1;
+	}
 	if (l->torn)
 		fprintf(stderr, "pvepin: warning: %s: ignoring a torn last record\n", path);
-	if (l->vmid != vmid)
-		return pv_fail(e, 0, "journal %s belongs to VM %d", path, l->vmid);
+	if (l->vmid != vmid) {
+		pv_jlist_free(l);
+		return pv_fail(e, 0, "journal %s is not VM %d's", path, vmid);
+	}
 	return 0;
-}
-
-void pv_jlist_free(struct pv_jlist *l)
-{
-	free(l->r);
-	memset(l, 0, sizeof(*l));
 }
 
 int pv_journal_remove(int vmid, struct pv_err *e)

@@ -13,6 +13,8 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "common/fsio.h"
@@ -37,6 +39,7 @@ enum pv_step_kind {
 #define PV_JTARGET 256
 #define PV_JVAL 1024
 
+/* A step as the engine works on it: fixed buffers the step code fills. */
 struct pv_jrec {
 	long seq;
 	enum pv_phase phase;
@@ -50,13 +53,44 @@ struct pv_jrec {
 	char note[256];
 };
 
+/* A step as the journal holds it: the strings point into the parsed text
+ * (or the list's arena for what was added since), so an entry costs its
+ * own bytes and this struct, never the buffers of a pv_jrec. Never NULL. */
+struct pv_jent {
+	long seq;
+	enum pv_phase phase;
+	enum pv_step_kind kind;
+	bool done, undone;
+	const char *target, *old, *nv, *got, *note;
+};
+
+struct pv_jarena;
+
+#define PV_JBAD_LINES 4
+
 struct pv_jlist {
 	int vmid;
-	struct pv_jrec *r;
+	struct pv_jent *r;  /* in seq order */
 	int n, cap;
 	long max_seq;
 	bool torn;          /* a torn last line was dropped */
+	size_t torn_at;     /* where it starts in the text */
+	int nlive;          /* entries not undone */
+	int nrec;           /* records (lines) read or appended, the header not counted */
+	int nbad;           /* tolerant load: lines skipped (bad checksum, bad record) */
+	int bad_line[PV_JBAD_LINES]; /* the first of them */
+	char *text;         /* the parsed text the strings point into */
+	struct pv_jarena *arena;
+	int *idx;           /* (kind, target) -> newest entry of it; -1 empty */
+	int idxcap;
 };
+
+/* Bounds: a guest that keeps enabling new MSI-X vectors must not grow the
+ * journal past what restore reads quickly. At PV_JOURNAL_MAX_LIVE live
+ * entries no new target is journaled (so none is changed): the step fails
+ * with a line saying so, and everything recorded stays restorable. */
+#define PV_JOURNAL_MAX_LIVE 100000
+#define PV_JOURNAL_MAX_BYTES (32L << 20)
 
 struct pv_journal {
 	int fd;
@@ -64,6 +98,11 @@ struct pv_journal {
 	long next_seq;
 	bool volatile_fs;   /* on tmpfs: fsync skipped */
 	size_t npend;       /* done marks not yet written (pv_journal_done) */
+	long size;          /* bytes in the file, held-back marks included */
+	int max_live;       /* PV_JOURNAL_MAX_LIVE (tests lower it) */
+	dev_t dev;          /* the file j->l was read from: pv_journal_open */
+	ino_t ino;          /* reuses j->l while it is still the same */
+	struct pv_jlist l;  /* what the file holds, kept as records are added */
 	char pend[8192];
 	char path[PV_PATH_MAX];
 };
@@ -78,10 +117,16 @@ int pv_escape(char *out, size_t n, const char *in);
 /* Inverse of pv_escape; rejects malformed escapes and raw control bytes. */
 int pv_unescape(char *out, size_t n, const char *in);
 
-/* Open (creating /run/pvepin 0700 and the journal) for appending. */
+/* Open (creating /run/pvepin 0700 and the journal) for appending, with
+ * its records in j->l. Lines that fail their checksum are skipped
+ * (j->l.nbad): restore does what it can verify. */
 int pv_journal_open(struct pv_journal *j, int vmid, struct pv_err *e);
-/* Writes the done marks held back, then closes. */
+/* Writes the done marks held back, then closes and frees j->l. */
 void pv_journal_close(struct pv_journal *j);
+/* j open before (and not closed): kept as it is when the file is still the
+ * one j wrote last (same inode, same size), read again otherwise. The
+ * agent keeps its journal between passes and so never reads it again. */
+int pv_journal_reopen(struct pv_journal *j, struct pv_err *e);
 /* Write-ahead: append an S record after the done marks held back, written
  * (and fsync'd unless on tmpfs) before this returns; *seq gets its number. */
 int pv_journal_step(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k,
@@ -101,15 +146,47 @@ int pv_journal_done(struct pv_journal *j, long seq, const char *got, struct pv_e
 /* Write the held-back done marks: before anyone reads the journal. */
 int pv_journal_flush(struct pv_journal *j, struct pv_err *e);
 int pv_journal_undone(struct pv_journal *j, long seq, const char *note, struct pv_err *e);
+/* A re-assert of the live step seq (an R record): its new value is nv
+ * again, its old value stays the one from before pvepin; a D follows as
+ * for a step. The list keeps one entry per target. */
+int pv_journal_update(struct pv_journal *j, long seq, const char *nv, struct pv_err *e);
+/* Rewrite the file with only the live entries (atomic rename): undone
+ * steps and superseded marks go. Done by pv_journal_step/update when the
+ * file holds far more records than live entries. */
+int pv_journal_compact(struct pv_journal *j, struct pv_err *e);
 
-/* Parse journal text. name is used in "name:line: ..." errors; a torn last
- * line is dropped with l->torn set; any other bad line is an error, and
- * leaves l empty. */
+/* Parse journal text in linear time. name is used in "name:line: ..."
+ * errors; a torn last line is dropped with l->torn set; any other bad line
+ * is an error, and leaves l empty. */
 int pv_journal_parse(const char *text, const char *name, struct pv_jlist *l, struct pv_err *e);
-/* Load the journal of vmid. Returns 1 if there is none (l empty), 0 if read. */
+/* The same on a buffer l takes over (freed with l, also on failure), and
+ * tolerant: a bad line other than the header is skipped and counted in
+ * l->nbad (restore applies what it can verify, reports the rest). */
+int pv_journal_parse_tolerant(char *text, const char *name, struct pv_jlist *l,
+			      struct pv_err *e);
+/* Load the journal of vmid, tolerantly. Returns 1 if there is none (l
+ * empty), 0 if read. */
 int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e);
 void pv_jlist_free(struct pv_jlist *l);
+/* The entry of seq, or NULL (binary search: entries are in seq order). */
+struct pv_jent *pv_jlist_find(const struct pv_jlist *l, long seq);
+/* The newest entry of (kind, target) that is not undone, or NULL. */
+struct pv_jent *pv_jlist_live(const struct pv_jlist *l, enum pv_step_kind k, const char *target);
+/* An entry as a working record (strings copied, cut to the buffers). */
+void pv_jent_rec(const struct pv_jent *x, struct pv_jrec *r);
+/* Bad lines as "7, 9" for a message. */
+void pv_jlist_bad_text(const struct pv_jlist *l, char *buf, size_t n);
 int pv_journal_path(char *buf, size_t n, int vmid, struct pv_err *e);
 int pv_journal_remove(int vmid, struct pv_err *e);
 /* mkdir -p <root>/run/pvepin with mode 0700. */
 int pv_rundir(struct pv_err *e);
+
+/* The journal's own list upkeep (engine/jlist.c, engine/journal.c). */
+uint32_t pv_fnv1a(const char *s, size_t len);
+/* s copied into l's arena ("" costs nothing); NULL when out of memory. */
+const char *pv_jlist_str(struct pv_jlist *l, const char *s);
+int pv_jlist_add(struct pv_jlist *l, long seq, enum pv_phase ph, enum pv_step_kind k,
+		 const char *target, const char *old, const char *nv);
+/* type 'D' (got), 'U' (note) or 'R' (nv) on the entry of seq. */
+int pv_jlist_mark(struct pv_jlist *l, char type, long seq, const char *val);
+int pv_jlist_reindex(struct pv_jlist *l);

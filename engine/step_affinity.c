@@ -5,19 +5,36 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/fsio.h"
 #include "conf/cpulist.h"
 #include "engine/cpuset.h"
 #include "engine/steps.h"
 
+/* The target's codec: the only place that writes or reads the format. */
 static int parse_target(const char *t, pid_t *pid, pid_t *tid, unsigned long long *start)
 {
 	int p, k, used = 0;
 
+	if (*t < '1' || *t > '9' || strpbrk(t, " +-"))
+		return -1;
 	if (sscanf(t, "%d/%d@%llu%n", &p, &k, start, &used) != 3 || t[used] || p <= 0 || k <= 0)
 		return -1;
 	*pid = p;
 	*tid = k;
 	return 0;
+}
+
+static int format_target(char *buf, size_t n, pid_t pid, pid_t tid, unsigned long long start)
+{
+	return snprintf(buf, n, "%d/%d@%llu", pid, tid, start) < (int)n ? 0 : -1;
+}
+
+static bool aff_ok(const char *t)
+{
+	pid_t pid, tid;
+	unsigned long long start;
+
+	return parse_target(t, &pid, &tid, &start) == 0;
 }
 
 static int get_list(pid_t tid, char *buf, size_t n, struct pv_err *e)
@@ -55,7 +72,8 @@ int pv_engine_affinity(struct pv_engine *en, pid_t pid, const struct pv_thread *
 		return pv_fail(e, EINVAL, "bad CPU set for thread %d", t->tid);
 	if (pv_cpus_equal(r.old, r.nv))
 		return 0;
-	snprintf(r.target, sizeof(r.target), "%d/%d@%llu", pid, t->tid, t->start);
+	if (format_target(r.target, sizeof(r.target), pid, t->tid, t->start) < 0)
+		return pv_fail(e, E2BIG, "thread %d", t->tid);
 	return pv_engine_step(en, &r, NULL, e);
 }
 
@@ -76,6 +94,37 @@ static int aff_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, s
 	return 0;
 }
 
+/* The thread's mask now; 1 when it is gone (or its tid is another's). */
+static int aff_read(const char *target, char *buf, size_t n, struct pv_err *e)
+{
+	pid_t pid, tid;
+	unsigned long long start;
+	struct pv_err why = { 0 };
+
+	if (parse_target(target, &pid, &tid, &start) < 0)
+		return pv_fail(e, EINVAL, "bad thread '%s'", target);
+	if (!pv_thread_live(pid, tid, start) || get_list(tid, buf, n, &why) < 0)
+		return 1;
+	return 0;
+}
+
+static void aff_label(const char *target, char *buf, size_t n)
+{
+	pid_t pid, tid;
+	unsigned long long start;
+	char path[PV_PATH_MAX], comm[32];
+
+	if (parse_target(target, &pid, &tid, &start) < 0) {
+		snprintf(buf, n, "thread %s", target);
+		return;
+	}
+	if (pv_path(path, sizeof(path), NULL, "/proc/%d/task/%d/comm", pid, tid) == 0 &&
+	    pv_thread_live(pid, tid, start) && pv_read_attr(path, comm, sizeof(comm), NULL) >= 0)
+		snprintf(buf, n, "thread %d (%s)", tid, comm);
+	else
+		snprintf(buf, n, "thread %d", tid);
+}
+
 static int aff_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, size_t n,
 		    struct pv_err *e)
 {
@@ -83,21 +132,23 @@ static int aff_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, s
 	unsigned long long start;
 	char cur[PV_JVAL];
 	struct pv_err why = { 0 };
+	int rc = aff_read(r->target, cur, sizeof(cur), e);
 
-	if (parse_target(r->target, &pid, &tid, &start) < 0)
-		return pv_fail(e, EINVAL, "bad thread '%s'", r->target);
-	if (!pv_thread_live(pid, tid, start) || get_list(tid, cur, sizeof(cur), &why) < 0) {
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
 		snprintf(note, n, "thread is gone: nothing to restore");
 		return 0;
 	}
-	if (pv_cpus_equal(cur, r->old)) {
-		snprintf(note, n, "already %s", r->old);
+	switch (pv_step_cas(r, cur, NULL, note, n)) {
+	case PV_CAS_ALREADY:
 		return 0;
-	}
-	if (!pv_cpus_equal(cur, r->done ? r->got : r->nv) && !pv_cpus_equal(cur, r->nv)) {
-		snprintf(note, n, "changed by someone else since (now %s): left alone", cur);
+	case PV_CAS_OTHER:
 		return 1;
+	case PV_CAS_PUT:
+		break;
 	}
+	parse_target(r->target, &pid, &tid, &start);
 	if (set_list(tid, r->old, &why) < 0) {
 		if (why.errnum == ESRCH) {
 			snprintf(note, n, "thread is gone: nothing to restore");
@@ -109,4 +160,6 @@ static int aff_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, s
 	return 0;
 }
 
-const struct pv_step_ops pv_step_affinity = { .apply = aff_apply, .undo = aff_undo };
+const struct pv_step_ops pv_step_affinity = { .target_ok = aff_ok, .read = aff_read,
+					      .same = pv_cpus_equal, .label = aff_label,
+					      .apply = aff_apply, .undo = aff_undo };

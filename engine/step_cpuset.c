@@ -22,6 +22,87 @@ static const char *cg_of_ctl(const char *target)
 	return strcmp(target, "/") ? target : "";
 }
 
+/* The CPUSET/PARTCPUS target's codec, "<backend>:<cgroup>": the only place
+ * that writes or reads it. */
+static int cs_parse(const char *t, const struct pv_cpuset_backend **be, const char **cg)
+{
+	const char *colon = strchr(t, ':');
+	char name[16];
+
+	if (!colon || colon - t >= (long)sizeof(name))
+		return -1;
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - t), t);
+	if (!(*be = pv_cpuset_by_name(name)) || !pv_cgroup_name_ok(colon + 1))
+		return -1;
+	*cg = colon + 1;
+	return 0;
+}
+
+static int cs_format(char *buf, size_t n, const struct pv_cpuset_backend *be, const char *cg)
+{
+	return snprintf(buf, n, "%s:%s", be->name, cg) < (int)n ? 0 : -1;
+}
+
+static bool cs_ok(const char *t)
+{
+	const struct pv_cpuset_backend *be;
+	const char *cg;
+
+	return cs_parse(t, &be, &cg) == 0;
+}
+
+const char *pv_engine_cpuset_cg(const struct pv_jent *x)
+{
+	const struct pv_cpuset_backend *be;
+	const char *cg;
+
+	if (x->kind != PV_STEP_CPUSET && x->kind != PV_STEP_PARTCPUS)
+		return NULL;
+	return cs_parse(x->target, &be, &cg) == 0 ? cg : NULL;
+}
+
+static int cs_read(const char *target, char *buf, size_t n, struct pv_err *e)
+{
+	const struct pv_cpuset_backend *be;
+	const char *cg;
+
+	if (cs_parse(target, &be, &cg) < 0)
+		return pv_fail(e, EINVAL, "bad cpuset target '%s'", target);
+	if (!pv_cgroup_exists(cg) || pv_cgroup_cpus(cg, buf, n, NULL) < 0)
+		return 1;
+	return 0;
+}
+
+static void cs_label(const char *target, char *buf, size_t n)
+{
+	const struct pv_cpuset_backend *be;
+	const char *cg;
+
+	snprintf(buf, n, "cpuset %s", cs_parse(target, &be, &cg) == 0 ? cg : target);
+}
+
+static bool ctl_ok(const char *t)
+{
+	return !strcmp(t, "/") || pv_cgroup_name_ok(t);
+}
+
+static int ctl_read(const char *target, char *buf, size_t n, struct pv_err *e)
+{
+	bool on;
+
+	if (*cg_of_ctl(target) && !pv_cgroup_exists(target))
+		return 1;
+	if (pv_cgroup_cpuset_enabled(cg_of_ctl(target), &on, e) < 0)
+		return -1;
+	snprintf(buf, n, "%s", on ? "on" : "off");
+	return 0;
+}
+
+static void ctl_label(const char *target, char *buf, size_t n)
+{
+	snprintf(buf, n, "+cpuset in %s", target);
+}
+
 /* +cpuset in every ancestor's subtree_control, the root first: the kernel
  * takes it in a cgroup only once its parent has it. */
 static int enable_ancestors(struct pv_engine *en, const char *cg, struct pv_err *e)
@@ -87,7 +168,8 @@ int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg,
 		return 0;
 	if (be->get(cg, r.old, sizeof(r.old), e) < 0)
 		return -1;
-	snprintf(r.target, sizeof(r.target), "%s:%s", be->name, cg);
+	if (cs_format(r.target, sizeof(r.target), be, cg) < 0)
+		return pv_fail(e, E2BIG, "cgroup name too long: %.64s", cg);
 	snprintf(r.nv, sizeof(r.nv), "%s", cpus);
 	rc = pv_engine_step(en, &r, be, e);
 	if (seq && rc >= 0)
@@ -116,9 +198,11 @@ static int cpus_or_inherit(const char *cg, char *buf, size_t n, struct pv_err *e
 static int cpuset_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg,
 			struct pv_err *e)
 {
-	const struct pv_cpuset_backend *be = arg;
-	const char *cg = strchr(r->target, ':') + 1;
+	const struct pv_cpuset_backend *be;
+	const char *cg;
 
+	if (cs_parse(r->target, &be, &cg) < 0)
+		return pv_fail(e, EINVAL, "bad cpuset target '%s'", r->target);
 	if (be->set(cg, r->nv, e) < 0)
 		return -1;
 	return cpus_or_inherit(cg, r->got, sizeof(r->got), e);
@@ -223,16 +307,12 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 	const struct pv_lshared *sh = en->led ? pv_ledger_shared(en->led, r->kind, r->target)
 					      : NULL;
 	char cur[PV_JVAL], own[64], orig[PV_JVAL];
-	const char *colon = strchr(r->target, ':'), *cg;
+	const char *cg;
+	enum pv_cas cas;
 	int rc;
 
-	char name[16];
-
-	if (colon)
-		snprintf(name, sizeof(name), "%.*s", (int)(colon - r->target), r->target);
-	if (!colon || !(be = pv_cpuset_by_name(name)))
+	if (cs_parse(r->target, &be, &cg) < 0)
 		return pv_fail(e, EINVAL, "bad cpuset target '%s'", r->target);
-	cg = colon + 1;
 	if (!pv_cgroup_exists(cg)) {
 		snprintf(note, n, "cgroup is gone: nothing to restore");
 		return 0;
@@ -240,14 +320,9 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 	if (cpus_or_inherit(cg, cur, sizeof(cur), e) < 0)
 		return -1;
 	snprintf(orig, sizeof(orig), "%s", sh ? sh->orig : r->old);
-	if (!pv_cpus_equal(cur, r->done ? r->got : r->nv) && !pv_cpus_equal(cur, r->nv) &&
-	    !(sh && pv_cpus_equal(cur, sh->written))) {
-		if (pv_cpus_equal(cur, r->old)) {
-			snprintf(note, n, "already '%s'", r->old);
-			return 0;
-		}
-		snprintf(note, n, "changed by someone else since (now '%.100s', pvepin wrote '%.100s'): "
-			 "left alone", cur, r->done ? r->got : r->nv);
+	if ((cas = pv_step_cas(r, cur, sh ? sh->written : NULL, note, n)) == PV_CAS_ALREADY)
+		return 0;
+	if (cas == PV_CAS_OTHER) {
 		if (sh) {
 			pv_ledger_unshare(en->led, r->kind, r->target);
 			if (pv_engine_save_ledger(en, e) < 0)
@@ -271,8 +346,12 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 	return 0;
 }
 
-const struct pv_step_ops pv_step_cpuset = { .apply = cpuset_apply, .undo = cpuset_undo };
-const struct pv_step_ops pv_step_partcpus = { .apply = cpuset_apply, .undo = cpuset_undo };
+const struct pv_step_ops pv_step_cpuset = { .target_ok = cs_ok, .read = cs_read,
+					    .same = pv_cpus_equal, .label = cs_label,
+					    .apply = cpuset_apply, .undo = cpuset_undo };
+const struct pv_step_ops pv_step_partcpus = { .target_ok = cs_ok, .read = cs_read,
+					      .same = pv_cpus_equal, .label = cs_label,
+					      .apply = cpuset_apply, .undo = cpuset_undo };
 
 static int ctl_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, struct pv_err *e)
 {
@@ -321,4 +400,6 @@ static int ctl_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, s
 	return pv_engine_save_ledger(en, e);
 }
 
-const struct pv_step_ops pv_step_cgctl = { .apply = ctl_apply, .undo = ctl_undo };
+const struct pv_step_ops pv_step_cgctl = { .target_ok = ctl_ok, .read = ctl_read,
+					   .label = ctl_label, .apply = ctl_apply,
+					   .undo = ctl_undo };

@@ -24,6 +24,14 @@ static int parse_target(const char *t, int *node, long *kb)
 	return 0;
 }
 
+static bool hp_ok(const char *t)
+{
+	int node;
+	long kb;
+
+	return *t == 'n' && !strpbrk(t, " +-") && parse_target(t, &node, &kb) == 0;
+}
+
 static long pending(const struct pv_engine *en, int node, long kb)
 {
 	return en->led ? pv_ledger_pending_pages(en->led, en->vmid, node, kb) : 0;
@@ -102,4 +110,5 @@ static int hp_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, si
 	return 0;
 }
 
-const struct pv_step_ops pv_step_hugepages = { .apply = hp_apply, .undo = hp_undo };
+const struct pv_step_ops pv_step_hugepages = { .target_ok = hp_ok, .apply = hp_apply,
+						.undo = hp_undo };

@@ -134,4 +134,10 @@ static int irqb_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, 
 	return 0;
 }
 
-const struct pv_step_ops pv_step_irqb = { .apply = irqb_apply, .undo = irqb_undo };
+static bool irqb_ok(const char *t)
+{
+	return !strcmp(t, "cpus") || !strcmp(t, "irqs");
+}
+
+const struct pv_step_ops pv_step_irqb = { .target_ok = irqb_ok, .apply = irqb_apply,
+					  .undo = irqb_undo };

@@ -215,20 +215,42 @@ static int part_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, 
 	return drop_share(en, r->target, e);
 }
 
-const struct pv_step_ops pv_step_partition = { .apply = part_apply, .undo = part_undo };
+static bool part_ok(const char *t)
+{
+	return pv_cgroup_name_ok(t);
+}
+
+static int part_read(const char *target, char *buf, size_t n, struct pv_err *e)
+{
+	return pv_cgroup_partition(target, buf, n, NULL) < 0 ? 1 : 0;
+}
+
+static void part_label(const char *target, char *buf, size_t n)
+{
+	snprintf(buf, n, "partition %s", target);
+}
+
+const struct pv_step_ops pv_step_partition = { .target_ok = part_ok, .read = part_read,
+					       .label = part_label, .apply = part_apply,
+					       .undo = part_undo };
 
 /* 1 when this VM's journal holds a live PARTITION step for cg already
  * (pre-start run twice): it does not join its own partition again. */
 static int have_step(struct pv_engine *en, const char *cg, struct pv_err *e)
 {
+	const struct pv_jent *x;
 	struct pv_jlist l;
-	int rc = pv_engine_sync(en, e) < 0 ? -1 : pv_journal_load(en->vmid, &l, e), found = 0;
+	int rc, found;
 
-	if (rc != 0)
+	if (en->j.fd >= 0) {
+		x = pv_jlist_live(&en->j.l, PV_STEP_PARTITION, cg);
+		return x && x->done;
+	}
+	/* not opened yet (and a dry run never opens it): read it */
+	if ((rc = pv_journal_load(en->vmid, &l, e)) != 0)
 		return rc < 0 ? -1 : 0;
-	for (int i = 0; i < l.n; i++)
-		found |= l.r[i].kind == PV_STEP_PARTITION && l.r[i].done && !l.r[i].undone &&
-			 !strcmp(l.r[i].target, cg);
+	x = pv_jlist_live(&l, PV_STEP_PARTITION, cg);
+	found = x && x->done;
 	pv_jlist_free(&l);
 	return found;
 }

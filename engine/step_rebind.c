@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf/bdf.h"
 #include "engine/steps.h"
 #include "engine/vfio.h"
 
@@ -114,4 +115,17 @@ static int rebind_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 	return 1;
 }
 
-const struct pv_step_ops pv_step_rebind = { .apply = rebind_apply, .undo = rebind_undo };
+/* A canonical BDF only: the one form pv_engine_rebind records. */
+static bool rebind_ok(const char *t)
+{
+	struct pv_bdf b;
+	char canon[PV_BDF_LEN];
+
+	if (pv_bdf_parse(t, false, &b, NULL) < 0)
+		return false;
+	pv_bdf_format(&b, canon);
+	return !strcmp(canon, t);
+}
+
+const struct pv_step_ops pv_step_rebind = { .target_ok = rebind_ok, .apply = rebind_apply,
+					    .undo = rebind_undo };

@@ -97,6 +97,10 @@ static int parse_opt(const char *cmd, int argc, char **argv, int i, struct cmd_f
 		pv_opt.json = true;
 		return 0;
 	}
+	if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+		pv_opt.verbose++;
+		return 0;
+	}
 	if ((allow & CMD_F_PVE) && !strcmp(a, "--pve")) {
 		f->pve = true;
 		return 0;

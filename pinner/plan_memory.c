@@ -91,7 +91,7 @@ static void warn_node_size(const struct pv_topo *t, struct pv_plan *p, const str
 {
 	const struct pv_node *n = pv_topo_node(t, (unsigned)pg->node);
 	unsigned long long want = (unsigned long long)pg->count * (unsigned long long)p->hp_kb * 1024;
-	const char *size = p->hp_kb == 1048576 ? "1 GiB" : "2 MiB";
+	const char *size = p->hp_kb == PV_HP_1G_KB ? "1 GiB" : "2 MiB";
 
 	if (!n)
 		return;

@@ -65,6 +65,10 @@ expect_rc "pre-start again" 0 pv 100 pre-start
 expect_eq "pre-start twice journals nothing new" "$(grep -c '^S' "$T/root/run/pvepin/100.journal")" 7
 expect_eq "pool not grown twice" "$(rd sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages)" 2
 pv status 100 > "$T/status" 2>&1
+expect_grep "status: one line per group by default" "^  cpusets: 2 held$" "$T/status"
+expect_grep "status: governors as one line" "^  governors: 4 set \(performance\)$" "$T/status"
+expect_rc "status: no detail rows by default" 1 grep -q "want .* now " "$T/status"
+pv status -v 100 > "$T/status" 2>&1
 expect_grep "status shows the partition's CPUs" "cpuset qemu.slice +want 0-1,4-5 +now 0-1,4-5 +ok" "$T/status"
 expect_grep "status shows the partition" "partition qemu.slice +want root +now root +ok" "$T/status"
 pv --json status > "$T/status.json" 2>&1
@@ -72,6 +76,9 @@ expect_rc "status --json parses" 0 python3 -c "import json,sys; d=json.load(open
 printf 'powersave\n' > "$T/root/sys/devices/system/cpu/cpu1/cpufreq/scaling_governor"
 pv status 100 > "$T/status" 2>&1
 expect_grep "status sees drift" "governor cpu1 .*DRIFT" "$T/status"
+expect_grep "status counts drift per item" "^  governors: 3 set \(performance\), 1 drifted$" "$T/status"
+expect_eq "status: only the drifted row by default" "$(grep -c ' want ' "$T/status")" 1
+expect_grep "status: the drift total" "^  1 drift" "$T/status"
 printf 'performance\n' > "$T/root/sys/devices/system/cpu/cpu1/cpufreq/scaling_governor"
 expect_rc "pre-stop does nothing" 0 pv 100 pre-stop
 expect_rc "post-stop" 0 pv 100 post-stop

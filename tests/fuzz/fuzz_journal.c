@@ -4,11 +4,6 @@
 #include "engine/journal.h"
 #include "fuzz_util.h"
 
-static bool terminated(const char *s, size_t n)
-{
-	return memchr(s, '\0', n) != NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_str(data, size);
@@ -19,15 +14,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(l.n >= 0 && (l.n == 0 || l.r));
 		FUZZ_ASSERT(l.vmid > 0 || (l.torn && l.n == 0));
 		for (int i = 0; i < l.n; i++) {
-			const struct pv_jrec *r = &l.r[i];
+			const struct pv_jent *r = &l.r[i];
 
 			FUZZ_ASSERT(r->seq > 0 && r->seq <= l.max_seq);
+			FUZZ_ASSERT(i == 0 || r->seq > l.r[i - 1].seq);
+			FUZZ_ASSERT(pv_jlist_find(&l, r->seq) == r);
 			FUZZ_ASSERT((unsigned)r->kind < PV_STEP__N);
-			FUZZ_ASSERT(terminated(r->target, sizeof(r->target)) &&
-				    terminated(r->old, sizeof(r->old)) &&
-				    terminated(r->nv, sizeof(r->nv)) &&
-				    terminated(r->got, sizeof(r->got)) &&
-				    terminated(r->note, sizeof(r->note)));
+			FUZZ_ASSERT(strlen(r->target) < PV_JTARGET && strlen(r->old) < PV_JVAL &&
+				    strlen(r->nv) < PV_JVAL && strlen(r->got) < PV_JVAL &&
+				    strlen(r->note) < 256);
+			const struct pv_jent *live = pv_jlist_live(&l, r->kind, r->target);
+
+			FUZZ_ASSERT(!live || (!live->undone && live->kind == r->kind &&
+					      !strcmp(live->target, r->target) && live->seq >= r->seq));
 		}
 		pv_jlist_free(&l);
 	} else {
