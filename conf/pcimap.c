@@ -176,7 +176,9 @@ static int set_nodename(char *buf, size_t n, const char *full, const char *from,
 	return 0;
 }
 
-int pv_nodename(char *buf, size_t n, struct pv_err *e)
+/* This host's PVE node name: the short name in <root>/etc/hostname, else
+ * uname's nodename. */
+static int pv_nodename(char *buf, size_t n, struct pv_err *e)
 {
 	char path[PV_PATH_MAX], name[256];
 	struct pv_err rerr = { 0 };

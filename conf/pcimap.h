@@ -16,10 +16,6 @@ int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *na
 			   const char *node, struct pv_bdf *out, int max, int *n,
 			   struct pv_err *e);
 
-/* This host's PVE node name: the short name in <root>/etc/hostname, else
- * uname's nodename. */
-int pv_nodename(char *buf, size_t n, struct pv_err *e);
-
 /* Resolve every hostpciN with mapping= through <root>/etc/pve/mapping/pci.cfg
  * into its bdf[] list (conf: the VM config's path, for errors). A no-op when
  * no hostpci uses a mapping. */

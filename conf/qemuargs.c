@@ -43,6 +43,8 @@ static int next_word(const char **p, char *tok)
 	return quote ? -1 : 1;
 }
 
+static int pv_smp_parse(const char *s, struct pv_smp *smp, struct pv_err *e);
+
 int pv_args_parse_smp(const char *args, struct pv_smp *smp, struct pv_err *e)
 {
 	_cleanup_free_ char *tok = malloc(strlen(args) + 1);
@@ -94,7 +96,8 @@ static int smp_ignored(const char *key)
 	       !strcmp(key, "drawers") || !strcmp(key, "modules");
 }
 
-int pv_smp_parse(const char *s, struct pv_smp *smp, struct pv_err *e)
+/* Parse an -smp value: "16,cores=16,threads=1" or "cpus=16,...". */
+static int pv_smp_parse(const char *s, struct pv_smp *smp, struct pv_err *e)
 {
 	struct pv_props pr;
 	int r = -1;

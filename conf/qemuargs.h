@@ -9,5 +9,3 @@
  * them in ways pvepin does not model. */
 int pv_args_parse_smp(const char *args, struct pv_smp *smp, struct pv_err *e);
 
-/* Parse an -smp value: "16,cores=16,threads=1" or "cpus=16,...". */
-int pv_smp_parse(const char *s, struct pv_smp *smp, struct pv_err *e);

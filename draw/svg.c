@@ -358,7 +358,7 @@ static void document(struct svg *s)
 	fputs("</svg>\n", s->f);
 }
 
-int pv_svg_write(FILE *f, const struct pv_svg *in, struct pv_err *e)
+static int pv_svg_write(FILE *f, const struct pv_svg *in, struct pv_err *e)
 {
 	struct svg s = { .f = f, .in = in, .t = in->t };
 	int rc = -1;

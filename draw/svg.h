@@ -35,7 +35,6 @@ struct pv_svg {
 	const struct pv_lat *lat;   /* heatmap, or NULL */
 };
 
-int pv_svg_write(FILE *f, const struct pv_svg *s, struct pv_err *e);
 /* Write to a file the user named ("-": stdout). */
 int pv_svg_save(const char *path, const struct pv_svg *s, struct pv_err *e);
 

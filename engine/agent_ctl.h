@@ -23,11 +23,6 @@ int pv_agent_spawn(int vmid, struct pv_err *e);
  * starts the agent proper. Nothing in --dry-run or under --root. */
 int pv_agent_spawn_guard(int vmid, struct pv_err *e);
 
-/* The agent's own scope unit, pvepin-agent-VMID.scope in system.slice,
- * made by systemd (StartTransientUnit) with pid in it, so that stopping the
- * service that ran the hook (pvedaemon) does not stop the agent. Wanted on
- * a real root where systemd runs. */
-int pv_agent_scope_name(int vmid, char *buf, size_t n);
 bool pv_agent_scope_wanted(void);
 int pv_agent_scope(int vmid, pid_t pid, struct pv_err *e);
 

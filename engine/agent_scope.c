@@ -12,7 +12,11 @@
 #include "engine/sdbus_dl.h"
 #include "engine/agent_ctl.h"
 
-int pv_agent_scope_name(int vmid, char *buf, size_t n)
+/* The agent's own scope unit, pvepin-agent-VMID.scope in system.slice,
+ * made by systemd (StartTransientUnit) with pid in it, so that stopping the
+ * service that ran the hook (pvedaemon) does not stop the agent. Wanted on
+ * a real root where systemd runs. */
+static int pv_agent_scope_name(int vmid, char *buf, size_t n)
 {
 	return snprintf(buf, n, "pvepin-agent-%d.scope", vmid) < (int)n ? 0 : -1;
 }

@@ -276,6 +276,8 @@ int pv_engine_undo_since(struct pv_engine *en, long seq, struct pv_err *e)
 	return undo_from(en, seq, e);
 }
 
+static int pv_engine_tidy(struct pv_engine *en, struct pv_err *e);
+
 int pv_engine_rollback(struct pv_engine *en, struct pv_err *e)
 {
 	if (pv_opt.dry_run)
@@ -362,7 +364,8 @@ int pv_engine_restore(struct pv_engine *en, struct pv_err *e)
 	return pv_journal_remove(en->vmid, e);
 }
 
-int pv_engine_tidy(struct pv_engine *en, struct pv_err *e)
+/* Remove the journal if every step in it has been undone. */
+static int pv_engine_tidy(struct pv_engine *en, struct pv_err *e)
 {
 	int rc = have_journal(en, e);
 

@@ -127,5 +127,3 @@ int pv_engine_undo_since(struct pv_engine *en, long seq, struct pv_err *e);
  * remove the journal (and, with no other VM left, put back the shared
  * settings still in the ledger). */
 int pv_engine_restore(struct pv_engine *en, struct pv_err *e);
-/* Remove the journal if every step in it has been undone. */
-int pv_engine_tidy(struct pv_engine *en, struct pv_err *e);

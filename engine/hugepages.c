@@ -6,7 +6,8 @@
 #include "common/fsio.h"
 #include "engine/attr.h"
 
-int pv_hp_path(char *buf, size_t n, int node, long size_kb, const char *file, struct pv_err *e)
+/* Rooted path of one pool file ("nr_hugepages", "free_hugepages"). */
+static int pv_hp_path(char *buf, size_t n, int node, long size_kb, const char *file, struct pv_err *e)
 {
 	if (node < 0 || size_kb <= 0)
 		return pv_fail(e, EINVAL, "bad hugepage pool node%d/%ldkB", node, size_kb);

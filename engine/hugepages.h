@@ -12,8 +12,6 @@ struct pv_hp_count {
 	long free;    /* free pages in the pool */
 };
 
-/* Rooted path of one pool file ("nr_hugepages", "free_hugepages"). */
-int pv_hp_path(char *buf, size_t n, int node, long size_kb, const char *file, struct pv_err *e);
 int pv_hp_read(int node, long size_kb, struct pv_hp_count *c, struct pv_err *e);
 /* Set nr_hugepages and read back what the kernel made of it into *got. */
 int pv_hp_set(int node, long size_kb, long nr, long *got, struct pv_err *e);

@@ -302,7 +302,9 @@ static int irqb_recv(int fd, const char *cmd, char *reply, size_t n, struct pv_e
 	return 0;
 }
 
-int pv_irqb_request(const struct pv_irqb *ib, const char *cmd, char *reply, size_t n,
+/* One command. With reply, read the answer (NUL-terminated) until the
+ * daemon closes; an empty answer is an error (refused: not root). */
+static int pv_irqb_request(const struct pv_irqb *ib, const char *cmd, char *reply, size_t n,
 		    int timeout_ms, struct pv_err *e)
 {
 	_cleanup_close_ int fd = -1;

@@ -47,11 +47,6 @@ int pv_irqb_find(struct pv_irqb *ib, struct pv_err *e);
  * to a daemon found this way. */
 pid_t pv_irqb_named_process(void);
 
-/* One command. With reply, read the answer (NUL-terminated) until the
- * daemon closes; an empty answer is an error (refused: not root). */
-int pv_irqb_request(const struct pv_irqb *ib, const char *cmd, char *reply, size_t n,
-		    int timeout_ms, struct pv_err *e);
-
 /* Parse a "setup" answer. banned may be NULL; irqs may be NULL (max 0). */
 int pv_irqb_parse_setup(const char *reply, int *sleep_s, hwloc_bitmap_t banned, int *irqs,
 			int max, int *nirq, struct pv_err *e);

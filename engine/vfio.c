@@ -11,7 +11,9 @@
 
 #define WAIT_MS 5000
 
-int pv_bdf_check(const char *bdf, struct pv_err *e)
+/* Canonical "dddd:bb:dd.f" or an error: every BDF is checked before it
+ * reaches a path. */
+static int pv_bdf_check(const char *bdf, struct pv_err *e)
 {
 	struct pv_bdf b;
 	char canon[PV_BDF_LEN];

@@ -7,9 +7,6 @@
 
 #include "common/err.h"
 
-/* Canonical "dddd:bb:dd.f" or an error: every BDF is checked before it
- * reaches a path. */
-int pv_bdf_check(const char *bdf, struct pv_err *e);
 /* Does /sys/bus/pci/devices/<bdf> exist? */
 bool pv_pci_present(const char *bdf);
 /* The bound driver's name, "" if none. */

@@ -290,6 +290,9 @@ static int post_start(struct pv_engine *en, const struct pv_plan *p, const struc
 	return 0;
 }
 
+static int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
+			     struct pv_err *e);
+
 static int apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
 		 enum pv_phase ph, struct pv_phase_sum *sum, struct pv_err *e)
 {
@@ -315,8 +318,10 @@ int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct 
 	return apply(p, pol, led, ph, NULL, e);
 }
 
-int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
-		      struct pv_err *e)
+/* post-stop and restore with the lock held and the ledger loaded; sum (or
+ * NULL) gets what was given back. */
+static int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
+			     struct pv_err *e)
 {
 	return pv_give_back_counted(vmid, led, sum ? &sum->nundo : NULL, sum ? &sum->nleft : NULL, e);
 }

@@ -33,7 +33,3 @@ void pv_phase_summary(FILE *f, int vmid, enum pv_phase ph, const struct pv_phase
  * is loaded (and the lock held) by the caller. */
 int pv_phase_apply(const struct pv_plan *p, const struct pv_policy *pol, struct pv_ledger *led,
 		   enum pv_phase ph, struct pv_err *e);
-/* post-stop and restore with the lock held and the ledger loaded; sum (or
- * NULL) gets what was given back. */
-int pv_restore_locked(int vmid, struct pv_ledger *led, struct pv_phase_sum *sum,
-		      struct pv_err *e);

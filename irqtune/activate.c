@@ -16,7 +16,7 @@ void pv_irq_report_free(struct pv_irq_report *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
-const char *pv_irq_status_name(enum pv_irq_status s)
+static const char *pv_irq_status_name(enum pv_irq_status s)
 {
 	switch (s) {
 	case PV_IRQ_STEERED:
@@ -165,7 +165,10 @@ static void count(struct pv_irq_report *rep, enum pv_irq_status s)
 	}
 }
 
-int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ctx,
+/* Write each planned value (unless it already holds), classify refusals as
+ * skips, verify effective_affinity_list, and append one report line per
+ * entry. Returns -1 (e says how many and the first) if any write failed. */
+static int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ctx,
 		 struct pv_irq_report *rep, struct pv_err *e)
 {
 	const struct pv_irq_line *first_fail = NULL;

@@ -111,19 +111,6 @@ bool pv_irq_line_names_bdf(const struct pv_pi_line *l, const char *bdf)
 	return false;
 }
 
-bool pv_irq_line_bdf(const struct pv_pi_line *l, char out[PV_BDF_LEN])
-{
-	const char *cur = l->actions;
-	char name[96];
-
-	if (chip_bdf(l->chip, out) || hwirq_bdf(l, out))
-		return true;
-	while (pv_pi_next_action(&cur, name, sizeof(name)))
-		if (pv_irq_vfio_action_bdf(name, out))
-			return true;
-	return false;
-}
-
 bool pv_irq_line_is_vfio(const struct pv_pi_line *l)
 {
 	const char *cur = l->actions;
@@ -179,7 +166,8 @@ static int add_irq(int *irqs, int max, int *n, int irq, const char *bdf, struct 
 	return 0;
 }
 
-int pv_irq_msi_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_err *e)
+/* Append the numeric entries of <bdf>/msi_irqs (absent directory: none). */
+static int pv_irq_msi_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_err *e)
 {
 	char canon[PV_BDF_LEN], path[PV_PATH_MAX];
 	DIR *d;
@@ -264,6 +252,8 @@ static int add_intx(const struct pv_procint *pi, const char *bdf, bool msi_on, i
 	return add_irq(irqs, max, n, (int)v, bdf, e);
 }
 
+static void pv_irq_sort_unique(int *v, int *n);
+
 int pv_irq_device_irqs_pi(const struct pv_procint *pi, const char *bdf, int *irqs, int max,
 			  int *n, struct pv_err *e)
 {
@@ -289,20 +279,8 @@ int pv_irq_device_irqs_pi(const struct pv_procint *pi, const char *bdf, int *irq
 	return 0;
 }
 
-int pv_irq_device_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_err *e)
-{
-	struct pv_procint pi;
-	int r;
-
-	*n = 0;
-	if (pv_procint_read(&pi, e) < 0)
-		return -1;
-	r = pv_irq_device_irqs_pi(&pi, bdf, irqs, max, n, e);
-	pv_procint_free(&pi);
-	return r;
-}
-
-void pv_irq_sort_unique(int *v, int *n)
+/* Sort ascending and drop duplicates. */
+static void pv_irq_sort_unique(int *v, int *n)
 {
 	int k = 0;
 

@@ -21,10 +21,6 @@ bool pv_irq_vfio_action_bdf(const char *action, char out[PV_BDF_LEN]);
  * domain hwirq (bdf << 11 | domain << 27 | vector). */
 bool pv_irq_line_names_bdf(const struct pv_pi_line *l, const char *bdf);
 
-/* The one function a line belongs to, by chip or first vfio action (for
- * reports); false for shared or unattributable lines. */
-bool pv_irq_line_bdf(const struct pv_pi_line *l, char out[PV_BDF_LEN]);
-
 /* Some action is vfio's: the IRQ feeds a VM, whose own steering owns it. */
 bool pv_irq_line_is_vfio(const struct pv_pi_line *l);
 
@@ -44,12 +40,7 @@ int pv_irq_is_managed(int irq);
  * chip-without-affinity IRQs; EINVAL too when the IRQ is known unsteerable. */
 bool pv_irq_refusal_is_skip(int errnum, bool known_unsteerable);
 
-/* Append the numeric entries of <bdf>/msi_irqs (absent directory: none). */
-int pv_irq_msi_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_err *e);
-
 /* pv_irq_device_irqs() against an already parsed /proc/interrupts. */
 int pv_irq_device_irqs_pi(const struct pv_procint *pi, const char *bdf, int *irqs, int max,
 			  int *n, struct pv_err *e);
 
-/* Sort ascending and drop duplicates. */
-void pv_irq_sort_unique(int *v, int *n);

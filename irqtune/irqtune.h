@@ -60,17 +60,9 @@ struct pv_irq_report {
 };
 
 void pv_irq_report_free(struct pv_irq_report *rep);
-const char *pv_irq_status_name(enum pv_irq_status s);
 /* One line per IRQ:
  * "irq 77 0000:01:00.0 vfio-msix[0](...): 8-15 -> 40-47 (effective 40) steered". */
 void pv_irq_report_print(FILE *f, const struct pv_irq_report *rep);
-
-/* Every IRQ of one PCI function, sorted and unique: msi_irqs entries, the
- * INTx `irq` attribute when /proc/interrupts shows the function using it,
- * and lines whose action or MSI chip names the function (vfio-msix[N](bdf),
- * vfio-msi[N](bdf), vfio-intx(bdf); PCI-MSIX-<bdf>; 6.1's PCI-MSI hwirq).
- * n = 0 is not an error: MSI-X vectors exist only once a driver enables them. */
-int pv_irq_device_irqs(const char *bdf, int *irqs, int max, int *n, struct pv_err *e);
 
 /* Steer every IRQ of the devices to irq_cpus (each IRQ gets the whole set;
  * the kernel's vector allocator spreads the effective CPUs). Refused writes
@@ -106,10 +98,3 @@ struct pv_irq_scan {
 int pv_irq_scan_device_changes(const char (*bdfs)[PV_BDF_LEN], int nbdf, const int *known,
 			       int nknown, struct pv_irq_scan *s, struct pv_err *e);
 
-/* For the agent, on a slower beat: which of irqs no longer hold want as
- * their smp_affinity_list. A guest that re-enables MSI-X gets new IRQ
- * descriptors, often under the same numbers, at default_smp_affinity, which
- * a number-only scan cannot see. Reads /proc/irq/N/smp_affinity_list only;
- * IRQs that have no entry are not reported. */
-int pv_irq_affinity_drift(const int *irqs, int n, hwloc_const_bitmap_t want, int *drift, int max,
-			  int *ndrift, struct pv_err *e);

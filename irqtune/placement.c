@@ -68,7 +68,8 @@ int pv_irq_place_other(hwloc_const_bitmap_t cur, hwloc_const_bitmap_t vm_cpus,
 	return 1;
 }
 
-bool pv_irq_other_candidate(const struct pv_pi_line *l)
+/* Whether "others" steering may touch this line at all. */
+static bool pv_irq_other_candidate(const struct pv_pi_line *l)
 {
 	return l->irq >= 0 && !pv_irq_is_system(l->irq) && !pv_irq_line_percpu(l) &&
 	       !pv_irq_line_is_vfio(l);
@@ -110,32 +111,6 @@ int pv_irq_mask_parse(const char *s, hwloc_bitmap_t set)
 	return 0;
 }
 
-int pv_irq_mask_format(char *buf, size_t n, hwloc_const_bitmap_t set, int digits)
-{
-	int last = hwloc_bitmap_last(set), need = last < 0 ? 1 : last / 4 + 1;
-	size_t o = 0;
-
-	if (hwloc_bitmap_weight(set) < 0 || last >= PV_MAX_CPUS)
-		return -1;
-	if (digits <= 0)
-		digits = need;
-	if (need > digits)
-		return -1;
-	for (int d = digits - 1; d >= 0; d--) {
-		unsigned v = 0;
-
-		for (int b = 0; b < 4; b++)
-			v |= hwloc_bitmap_isset(set, (unsigned)(d * 4 + b)) ? 1u << b : 0;
-		if (o + 2 >= n)
-			return -1;
-		if (d != digits - 1 && (d + 1) % 8 == 0)
-			buf[o++] = ',';
-		buf[o++] = "0123456789abcdef"[v];
-	}
-	buf[o] = '\0';
-	return 0;
-}
-
 /* Current smp_affinity_list: 0, or 1 if the IRQ has no /proc/irq entry. */
 static int read_affinity(int irq, char *buf, size_t n, struct pv_err *e)
 {
@@ -152,33 +127,6 @@ static int read_affinity(int irq, char *buf, size_t n, struct pv_err *e)
 	if (e)
 		*e = re;
 	return -1;
-}
-
-int pv_irq_affinity_drift(const int *irqs, int n, hwloc_const_bitmap_t want, int *drift, int max,
-			  int *ndrift, struct pv_err *e)
-{
-	_cleanup_bitmap_ hwloc_bitmap_t cur = hwloc_bitmap_alloc();
-	char buf[PV_IRQ_LIST_LEN];
-
-	*ndrift = 0;
-	if (!cur)
-		return pv_fail(e, ENOMEM, "IRQ drift");
-	for (int i = 0; i < n; i++) {
-		int r = read_affinity(irqs[i], buf, sizeof(buf), e);
-
-		if (r < 0)
-			return -1;
-		if (r == 1)
-			continue;
-		if (pv_cpulist_parse(buf, ',', PV_MAX_CPUS, cur, e) < 0)
-			return pv_wrap(e, "/proc/irq/%d/smp_affinity_list", irqs[i]);
-		if (hwloc_bitmap_isequal(cur, want))
-			continue;
-		if (*ndrift >= max)
-			return pv_fail(e, E2BIG, "more than %d drifted IRQs", max);
-		drift[(*ndrift)++] = irqs[i];
-	}
-	return 0;
 }
 
 static void first_action(const struct pv_pi_line *l, char *out, size_t n)

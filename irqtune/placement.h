@@ -48,17 +48,9 @@ int pv_irq_place_values(int n, hwloc_const_bitmap_t irq_cpus, enum pv_irq_spread
 int pv_irq_place_other(hwloc_const_bitmap_t cur, hwloc_const_bitmap_t vm_cpus,
 		       hwloc_const_bitmap_t host_cpus, hwloc_bitmap_t out);
 
-/* Whether "others" steering may touch this line at all. */
-bool pv_irq_other_candidate(const struct pv_pi_line *l);
-
 /* The kernel's hex cpumask text ("ff,ffffff00": 32-bit words, high first),
  * as in smp_affinity, default_smp_affinity and irqbalance's BANNED. */
 int pv_irq_mask_parse(const char *s, hwloc_bitmap_t set);
-/* Format with exactly `digits` hex digits (0: as few as needed), commas
- * every 8 digits from the right, as the kernel prints a cpumask of that width.
- * Fails if the set does not fit. */
-int pv_irq_mask_format(char *buf, size_t n, hwloc_const_bitmap_t set, int digits);
-
 /* Plan the device IRQs (one entry per IRQ, one NO_IRQS entry per device
  * that has none). IRQs shared between the listed devices appear once. */
 int pv_irq_plan_devices(const struct pv_procint *pi, const char (*bdfs)[PV_BDF_LEN], int nbdf,

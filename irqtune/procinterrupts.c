@@ -341,11 +341,3 @@ bool pv_pi_next_action(const char **cur, char *name, size_t n)
 	return true;
 }
 
-unsigned long long pv_pi_total(const struct pv_pi_line *l)
-{
-	unsigned long long t = 0;
-
-	for (int i = 0; i < l->ncount; i++)
-		t += l->counts[i];
-	return t;
-}

@@ -60,5 +60,3 @@ const struct pv_pi_line *pv_procint_find(const struct pv_procint *pi, int irq);
  * true, false at the end. */
 bool pv_pi_next_action(const char **cur, char *name, size_t n);
 
-/* Sum of a line's per-CPU counts. */
-unsigned long long pv_pi_total(const struct pv_pi_line *l);

@@ -63,11 +63,6 @@ enum pv_lat_rel pv_lat_rel_pu(const struct pv_pu *a, const struct pv_pu *b)
 	return PV_REL_FAR;
 }
 
-enum pv_lat_rel pv_lat_relation(const struct pv_topo *t, unsigned a, unsigned b)
-{
-	return pv_lat_rel_pu(pv_topo_pu(t, a), pv_topo_pu(t, b));
-}
-
 const struct pv_pu **pv_lat_pus(const struct pv_lat *m, const struct pv_topo *t)
 {
 	const struct pv_pu **p = calloc(m->n ? (size_t)m->n : 1, sizeof(*p));

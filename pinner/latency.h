@@ -44,7 +44,6 @@ void pv_latency_print(FILE *f, const struct pv_lat *m, const struct pv_topo *t);
 
 /* How two PUs relate in the topology, nearest first. */
 enum pv_lat_rel { PV_REL_SMT = 0, PV_REL_L3, PV_REL_NODE, PV_REL_FAR, PV_REL_UNKNOWN, PV_REL_N };
-enum pv_lat_rel pv_lat_relation(const struct pv_topo *t, unsigned a, unsigned b);
 const char *pv_lat_rel_name(enum pv_lat_rel r);
 /* The topology PU of each matrix row (NULL where the topology has no such
  * CPU); malloc'd, NULL on ENOMEM. */

@@ -17,7 +17,7 @@
 #define KEY_FORMAT "pvepin-topocache 1"
 #define KEY_MAX (256 * 1024)
 
-int pv_topocache_path(char *buf, size_t n, int vmid, struct pv_err *e)
+static int pv_topocache_path(char *buf, size_t n, int vmid, struct pv_err *e)
 {
 	return pv_path(buf, n, e, "/run/pvepin/%d.topology.xml", vmid);
 }

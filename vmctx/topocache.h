@@ -20,4 +20,3 @@
 int pv_topocache_load(struct pv_topo *t, int vmid, enum pv_phase ph, struct pv_err *e);
 /* Remove vmid's copy (none is fine). */
 void pv_topocache_drop(int vmid);
-int pv_topocache_path(char *buf, size_t n, int vmid, struct pv_err *e);

@@ -6,7 +6,9 @@
 #include "engine/claims.h"
 #include "vmctx/topocache.h"
 
-bool pv_check_owner(void)
+/* Policy files are refused unless root-owned, except under --root where a
+ * captured tree belongs to whoever captured it. */
+static bool pv_check_owner(void)
 {
 	return !(pv_opt.root && pv_opt.root[0]);
 }

@@ -26,6 +26,3 @@ int pv_vmctx_load(struct pv_vmctx *c, int vmid, bool make_plan, struct pv_err *e
 int pv_vmctx_load_phase(struct pv_vmctx *c, int vmid, enum pv_phase ph, struct pv_err *e);
 void pv_vmctx_free(struct pv_vmctx *c);
 
-/* Policy files are refused unless root-owned, except under --root where a
- * captured tree belongs to whoever captured it. */
-bool pv_check_owner(void);

@@ -338,9 +338,9 @@ static void test_order_print(const struct pv_topo *seed)
 	CHECK(m.cpu[order[0]] == 0 && m.cpu[order[1]] == 32 && m.cpu[order[15]] == 39 &&
 	      m.cpu[order[16]] == 8, "grouped by L3, core: %u %u %u %u", m.cpu[order[0]],
 	      m.cpu[order[1]], m.cpu[order[15]], m.cpu[order[16]]);
-	CHECK_INT(pv_lat_relation(seed, 0, 32), PV_REL_SMT);
-	CHECK_INT(pv_lat_relation(seed, 0, 7), PV_REL_L3);
-	CHECK_INT(pv_lat_relation(seed, 0, 8), PV_REL_FAR);
+	CHECK_INT(pv_lat_rel_pu(pv_topo_pu(seed, 0), pv_topo_pu(seed, 32)), PV_REL_SMT);
+	CHECK_INT(pv_lat_rel_pu(pv_topo_pu(seed, 0), pv_topo_pu(seed, 7)), PV_REL_L3);
+	CHECK_INT(pv_lat_rel_pu(pv_topo_pu(seed, 0), pv_topo_pu(seed, 8)), PV_REL_FAR);
 	f = open_memstream(&buf, &len);
 	pv_latency_print(f, &m, seed);
 	fclose(f);

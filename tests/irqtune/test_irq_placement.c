@@ -102,7 +102,6 @@ static void test_mask(void)
 					   "fff,fff", "123456789", "ff,,ffffffff", "0x3",
 					   "3 " };
 	hwloc_bitmap_t b = hwloc_bitmap_alloc();
-	char buf[128];
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		CHECK(pv_irq_mask_parse(ok[i].mask, b) == 0, "parse '%s'", ok[i].mask);
@@ -111,27 +110,6 @@ static void test_mask(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(pv_irq_mask_parse(bad[i], b) < 0, "'%s' refused", bad[i]);
 
-	hwloc_bitmap_free(b);
-	b = set("0-1");
-	CHECK(pv_irq_mask_format(buf, sizeof(buf), b, 0) == 0, "fmt");
-	CHECK_STR(buf, "3");
-	CHECK(pv_irq_mask_format(buf, sizeof(buf), b, 16) == 0, "fmt 16");
-	CHECK_STR(buf, "00000000,00000003");
-	hwloc_bitmap_free(b);
-	b = set("0-39");
-	CHECK(pv_irq_mask_format(buf, sizeof(buf), b, 10) == 0, "fmt 10");
-	CHECK_STR(buf, "ff,ffffffff");
-	CHECK(pv_irq_mask_format(buf, sizeof(buf), b, 8) < 0, "does not fit 8 digits");
-	CHECK(pv_irq_mask_format(buf, 5, b, 0) < 0, "does not fit the buffer");
-	hwloc_bitmap_free(b);
-	b = set("");
-	CHECK(pv_irq_mask_format(buf, sizeof(buf), b, 0) == 0, "empty");
-	CHECK_STR(buf, "0");
-	hwloc_bitmap_free(b);
-	/* Round trip through the kernel's own layout for a 64-CPU host. */
-	b = set("8-31,40-63");
-	CHECK(pv_irq_mask_format(buf, sizeof(buf), b, 16) == 0, "fmt");
-	CHECK_STR(buf, "ffffff00,ffffff00");
 	hwloc_bitmap_free(b);
 }
 
@@ -302,26 +280,6 @@ static void test_plan_devices(void)
 	fr_done();
 }
 
-static void test_drift(void)
-{
-	hwloc_bitmap_t want = set("32-39");
-	struct pv_err e = { 0 };
-	int irqs[] = { 107, 108, 109, 110 }, drift[4], n;
-
-	fr_new();
-	fr_put("/proc/irq/107/smp_affinity_list", "32-39\n");
-	fr_put("/proc/irq/108/smp_affinity_list", "0-63\n"); /* re-allocated at the default */
-	fr_put("/proc/irq/110/smp_affinity_list", "32-35\n");
-	CHECK(pv_irq_affinity_drift(irqs, 4, want, drift, 4, &n, &e) == 0, "%s", e.msg);
-	CHECK(n == 2 && drift[0] == 108 && drift[1] == 110, "drift n=%d", n);
-	CHECK(pv_irq_affinity_drift(irqs, 4, want, drift, 1, &n, &e) < 0 && e.errnum == E2BIG,
-	      "overflow");
-	fr_put("/proc/irq/108/smp_affinity_list", "garbage\n");
-	CHECK(pv_irq_affinity_drift(irqs, 4, want, drift, 4, &n, &e) < 0, "bad text");
-	hwloc_bitmap_free(want);
-	fr_done();
-}
-
 int main(void)
 {
 	test_values();
@@ -329,6 +287,5 @@ int main(void)
 	test_mask();
 	test_plan_others();
 	test_plan_devices();
-	test_drift();
 	return tap_done("test_irq_placement");
 }
