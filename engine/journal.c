@@ -136,7 +136,8 @@ int pv_rundir(struct pv_err *e)
 		if (mkdir(path, i ? 0700 : 0755) < 0 && errno != EEXIST)
 			return pv_fail(e, errno, "mkdir %s", path);
 	}
-	return 0;
+	/* journals, ledger and lock live here: no one but root may swap them */
+	return pv_check_root_dir(path, e);
 }
 
 int pv_journal_path(char *buf, size_t n, int vmid, struct pv_err *e)
