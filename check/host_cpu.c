@@ -1,8 +1,8 @@
 /* CPU side of the host: NUMA layout against the L3 domains (NPS on AMD
  * multi-CCD parts), and irqbalance, which pvepin has to talk to. */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/fsio.h"
 #include "engine/irqbalance.h"
@@ -87,14 +87,32 @@ static void check_nps(struct hc *h, struct pv_report *r)
 			      "all): a VM's memory can stay beside its CCD", t->nnode, t->nl3);
 }
 
+/* Whether <root>/proc lists any process: a captured tree without them
+ * cannot say irqbalance is not running. */
+static bool any_process(void)
+{
+	char p[PV_PATH_MAX];
+	struct pv_err e;
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (pv_path(p, sizeof(p), &e, "/proc") < 0 || !(d = opendir(p)))
+		return false;
+	while (!found && (de = readdir(d)))
+		found = de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+			strspn(de->d_name, "0123456789") == strlen(de->d_name);
+	closedir(d);
+	return found;
+}
+
 static void check_irqbalance(struct pv_report *r)
 {
 	struct pv_irqb ib;
 	struct pv_err e = { 0 };
 	pid_t named;
-	char p[PV_PATH_MAX];
 
-	if (pv_path(p, sizeof(p), &e, "/proc/1") < 0 || access(p, F_OK) < 0) {
+	if (!any_process()) {
 		pv_report_add(r, PV_WARN, "irqbalance", "cannot tell whether irqbalance runs: no processes "
 			      "under /proc to look at");
 	} else if (pv_irqb_find(&ib, &e) < 0) {

@@ -85,12 +85,11 @@ static void split(long total, const long *w, int n, long *out)
 	}
 }
 
-/* Pages planned on a node that cannot hold them, or whose size nobody
- * knows (an XML topology without memory): said, not passed over. */
+/* Pages planned on a node whose size nobody knows (an XML topology
+ * without memory): said, not passed over. */
 static void warn_node_size(const struct pv_topo *t, struct pv_plan *p, const struct pv_plan_pages *pg)
 {
 	const struct pv_node *n = pv_topo_node(t, (unsigned)pg->node);
-	unsigned long long want = (unsigned long long)pg->count * (unsigned long long)p->hp_kb * 1024;
 	const char *size = p->hp_kb == PV_HP_1G_KB ? "1 GiB" : "2 MiB";
 
 	if (!n)
@@ -98,10 +97,6 @@ static void warn_node_size(const struct pv_topo *t, struct pv_plan *p, const str
 	if (!n->mem_bytes)
 		pv_plan_warn(p, "node %d: the topology gives no memory size, so whether %ld x %s pages "
 			     "fit there is unknown", pg->node, pg->count, size);
-	else if (want > n->mem_bytes)
-		pv_plan_warn(p, "node %d has %.1f GiB of memory but the plan puts %ld x %s pages there: "
-			     "give the VM less memory", pg->node, (double)n->mem_bytes / (1 << 30),
-			     pg->count, size);
 }
 
 int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,

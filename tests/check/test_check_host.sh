@@ -280,7 +280,8 @@ expect_lv "Intel node with 2 L3: warn, sub-NUMA clustering" snc numa-nps warn "o
 # --- irqbalance ---------------------------------------------------------------
 fresh irqb; rm $R/run/irqbalance/irqbalance1234.sock; run irqb
 expect_lv "irqbalance without a socket file: warn with the unit fix" irqb irqbalance warn "RuntimeDirectory=irqbalance"
-rm -r $R/proc/1234; run irqb-off
+# a process table without irqbalance in it (none at all is "cannot tell")
+rm -r $R/proc/1234; mkdir -p $R/proc/1; echo systemd > $R/proc/1/comm; run irqb-off
 expect_lv "irqbalance not running: ok" irqb-off irqbalance ok "not running"
 
 # --- devices ------------------------------------------------------------------
