@@ -12,6 +12,10 @@
 #include "engine/sdbus_dl.h"
 #include "engine/agent_ctl.h"
 
+#define PV_AGENT_MEMORY_MAX (256ULL << 20) /* bytes */
+#define PV_AGENT_TASKS_MAX 8                /* the agent, its planner child, slack */
+#define PV_AGENT_CPU_QUOTA_US 500000        /* half a CPU per second at most */
+
 int pv_agent_scope_name(int vmid, char *buf, size_t n)
 {
 	return snprintf(buf, n, "pvepin-agent-%d.scope", vmid) < (int)n ? 0 : -1;
@@ -43,6 +47,15 @@ static int append_props(const struct pv_sdbus *sd, sd_bus_message *m, int vmid, 
 	/* gone with the agent, failed or not: the next start reuses the name */
 	if (r >= 0)
 		r = sd->message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+	/* a root daemon for the VM's whole life gets a ceiling: the planner
+	 * child it forks at start counts too (a large host's topology) */
+	if (r >= 0)
+		r = sd->message_append(m, "(sv)", "MemoryMax", "t", (uint64_t)PV_AGENT_MEMORY_MAX);
+	if (r >= 0)
+		r = sd->message_append(m, "(sv)", "TasksMax", "t", (uint64_t)PV_AGENT_TASKS_MAX);
+	if (r >= 0)
+		r = sd->message_append(m, "(sv)", "CPUQuotaPerSecUSec", "t",
+				       (uint64_t)PV_AGENT_CPU_QUOTA_US);
 	if (r >= 0)
 		r = sd->message_close_container(m);
 	return r;
