@@ -277,6 +277,11 @@ static int find_qemu(struct pv_agent *a, struct pv_err *e)
 
 	if ((rc = pv_qemu_pid(a->vmid, &a->qemu, e)) != 0)
 		return rc;
+	if (!pv_qemu_is_vm(a->qemu, a->vmid)) {
+		pv_agent_log(a, LOG_WARNING, "pid %d in VM %d's pidfile is no QEMU of that VM (its "
+			     "command line has no -id %d): nothing to keep", a->qemu, a->vmid, a->vmid);
+		return 1;
+	}
 	if (pv_thread_start(a->qemu, a->qemu, &a->qemu_start, &why) < 0)
 		return 1;
 	if ((a->pidfd = pv_pidfd_open(a->qemu, &why)) < 0) {

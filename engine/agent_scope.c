@@ -12,6 +12,10 @@
 #include "engine/sdbus_dl.h"
 #include "engine/agent_ctl.h"
 
+#define PV_AGENT_MEMORY_MAX (256ULL << 20) /* bytes */
+#define PV_AGENT_TASKS_MAX 8                /* the agent, its planner child, slack */
+#define PV_AGENT_CPU_QUOTA_US 500000        /* half a CPU per second at most */
+
 /* The agent's own scope unit, pvepin-agent-VMID.scope in system.slice,
  * made by systemd (StartTransientUnit) with pid in it, so that stopping the
  * service that ran the hook (pvedaemon) does not stop the agent. Wanted on
@@ -47,6 +51,15 @@ static int append_props(const struct pv_sdbus *sd, sd_bus_message *m, int vmid, 
 	/* gone with the agent, failed or not: the next start reuses the name */
 	if (r >= 0)
 		r = sd->message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+	/* a root daemon for the VM's whole life gets a ceiling: the planner
+	 * child it forks at start counts too (a large host's topology) */
+	if (r >= 0)
+		r = sd->message_append(m, "(sv)", "MemoryMax", "t", (uint64_t)PV_AGENT_MEMORY_MAX);
+	if (r >= 0)
+		r = sd->message_append(m, "(sv)", "TasksMax", "t", (uint64_t)PV_AGENT_TASKS_MAX);
+	if (r >= 0)
+		r = sd->message_append(m, "(sv)", "CPUQuotaPerSecUSec", "t",
+				       (uint64_t)PV_AGENT_CPU_QUOTA_US);
 	if (r >= 0)
 		r = sd->message_close_container(m);
 	return r;

@@ -31,6 +31,44 @@ int pv_qemu_pid(int vmid, pid_t *pid, struct pv_err *e)
 	return pv_exists(path) ? 0 : 1;
 }
 
+/* qemu-server's config_to_command always passes "-id <vmid>" and
+ * "-pidfile /var/run/qemu-server/<vmid>.pid": either names the VM. */
+static bool arg_names(const char *opt, const char *val, int vmid)
+{
+	char want[32];
+	const char *slash;
+
+	if (*opt != '-')
+		return false;
+	opt += opt[1] == '-'; /* getopt_long_only spellings: --id, --pidfile */
+	snprintf(want, sizeof(want), "%d", vmid);
+	if (!strcmp(opt, "-id") || !strcmp(opt, "-vmid"))
+		return !strcmp(val, want);
+	if (strcmp(opt, "-pidfile"))
+		return false;
+	slash = strrchr(val, '/');
+	snprintf(want, sizeof(want), "%d.pid", vmid);
+	return slash && !strcmp(slash + 1, want);
+}
+
+bool pv_qemu_is_vm(pid_t pid, int vmid)
+{
+	char path[PV_PATH_MAX], buf[8192];
+	ssize_t n;
+	const char *prev = NULL;
+
+	if (pv_path(path, sizeof(path), NULL, "/proc/%d/cmdline", (int)pid) < 0 ||
+	    (n = pv_read_file(path, buf, sizeof(buf), NULL)) <= 0)
+		return false;
+	buf[n < (ssize_t)sizeof(buf) ? n : (ssize_t)sizeof(buf) - 1] = '\0';
+	for (const char *a = buf; a < buf + n && *a; a += strlen(a) + 1) {
+		if (prev && arg_names(prev, a, vmid))
+			return true;
+		prev = a;
+	}
+	return false;
+}
+
 /* Field 22 (starttime) of a stat line; comm (field 2) may hold spaces. */
 static int parse_start(const char *stat, unsigned long long *start)
 {

@@ -18,6 +18,10 @@ struct pv_thread {
 /* The QEMU pid of vmid. Returns 0, 1 when there is no pid file or the
  * process is gone, -1 on error (unreadable or malformed pid file). */
 int pv_qemu_pid(int vmid, pid_t *pid, struct pv_err *e);
+/* Is pid this VM's QEMU? Its command line names it as qemu-server's
+ * config_to_command always does ("-id <vmid>", "-pidfile .../<vmid>.pid"):
+ * a pidfile left over, or written by another, is not taken for it. */
+bool pv_qemu_is_vm(pid_t pid, int vmid);
 /* Every thread of pid, one readdir of /proc/<pid>/task. *out is malloc'd. */
 int pv_threads_list(pid_t pid, struct pv_thread **out, int *n, struct pv_err *e);
 int pv_thread_start(pid_t pid, pid_t tid, unsigned long long *start, struct pv_err *e);

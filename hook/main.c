@@ -38,7 +38,7 @@ static const char usage_text[] =
 	"                              the host's passthrough setup; with VMID also the VM's\n"
 	"                              config and policy; with FILE also a saved latency\n"
 	"                              measurement (exit 0 clean, 1 warnings, 2 errors)\n"
-	"  status [VMID] [--json] [--svg [FILE]]\n"
+	"  status [VMID] [-v] [--json] [--svg [FILE]]   -v: every item, not one line per kind\n"
 	"                              what is applied now for running VMs, and any drift\n"
 	"                              (exit 0 no drift, 1 drift, 2 error)\n"
 	"  restore VMID                undo everything recorded for the VM (crash recovery)\n"

@@ -250,4 +250,59 @@ expect_eq "pre-start fails when the pool write fails" "$rc" 1
 expect_eq "one line of error" "$(wc -l < "$T/out")" 1
 expect_grep "says what failed" "pvepin: VM 100 pre-start \(undone, the VM does not start\): .*nr_hugepages" "$T/out"
 if same && clean_state; then pass "failed pre-start: tree identical"; else fail "failed pre-start: $(head -c 400 "$T/diff")"; fi
+# --- journal records are checksummed lines: jline FIELDS... prints one
+jline() { python3 - "$@" <<'PY'
+import sys
+line = "\t".join(sys.argv[1:])
+h = 2166136261
+for b in line.encode():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print("%s\t%08x" % (line, h))
+PY
+}
+
+# --- undo checks a journal entry's target as apply did: a tampered
+# journal cannot make restore write elsewhere; every other step is restored
+fresh
+mkdir -p "$T/root/etc" "$T/ref/etc"; printf 'secret\n' > "$T/root/etc/shadow"; cp "$T/root/etc/shadow" "$T/ref/etc/shadow"
+expect_rc "pre-start (tamper)" 0 pv 100 pre-start
+{ jline S 90 pre-start ATTR /etc/shadow secret x; jline D 90 x
+  jline S 91 pre-start IRQ '/proc/irq/1/../../etc/shadow' secret x
+  jline S 92 pre-start CPUSET 'cgroupfs:../../etc' '' 0
+  jline S 93 pre-start AFFINITY '1/1@1; rm' 0-7 0; } >> "$T/root/run/pvepin/100.journal"
+pv 100 post-stop > "$T/out" 2>&1; rc=$?
+expect_eq "post-stop with tampered entries fails" "$rc" 1
+expect_grep "names the tampered ATTR" "refusing to restore ATTR '/etc/shadow'" "$T/out"
+expect_grep "names the tampered IRQ" "refusing to restore IRQ '/proc/irq/1/\.\./\.\./etc/shadow'" "$T/out"
+expect_grep "names the tampered CPUSET" "refusing to restore CPUSET 'cgroupfs:\.\./\.\./etc'" "$T/out"
+expect_grep "names the tampered AFFINITY" "refusing to restore AFFINITY '1/1@1; rm'" "$T/out"
+expect_grep "says how to go on" "restore 100. again \(--force gives up on them\)" "$T/out"
+expect_eq "the tampered target untouched" "$(rd etc/shadow)" secret
+expect_eq "governor restored all the same" "$(rd sys/devices/system/cpu/cpu4/cpufreq/scaling_governor)" schedutil
+pv --force restore 100 > "$T/out" 2>&1; rc=$?
+expect_eq "restore --force gets the host unstuck" "$rc" 0
+expect_grep "--force says where the journal went" "journal moved to .*100.journal.corrupt" "$T/out"
+if same && clean_state; then pass "tampered journal: tree identical after --force"; else fail "tampered: $(head -c 400 "$T/diff")"; fi
+expect_rc "a later pre-start is not blocked" 0 pv 100 pre-start
+expect_rc "and its post-stop" 0 pv 100 post-stop
+
+# --- one line with a wrong checksum: restore applies every other entry,
+# names the line, keeps the journal; --force gets the host unstuck
+fresh
+expect_rc "pre-start (bad checksum)" 0 pv 100 pre-start
+J=$T/root/run/pvepin/100.journal
+n=$(grep -n '^S	2	' "$J" | cut -d: -f1)
+sed -i "${n}s/.\$/X/" "$J"
+pv 100 post-stop > "$T/out" 2>&1; rc=$?
+expect_eq "post-stop over a bad line fails" "$rc" 1
+expect_grep "names the line" "lines? $n(, [0-9]+)* failed their checksum: every other step was restored" "$T/out"
+expect_eq "other steps restored" "$(rd sys/devices/system/cpu/cpu4/cpufreq/scaling_governor)" schedutil
+expect_rc "the journal is kept" 0 test -e "$J"
+pv restore 100 > "$T/out" 2>&1; rc=$?
+expect_eq "plain restore still refuses" "$rc" 1
+pv --force restore 100 > "$T/out" 2>&1; rc=$?
+expect_eq "restore --force over a bad line" "$rc" 0
+expect_rc "VM gone from the ledger" 0 sh -c "! grep -qs '^vm	100' $T/root/run/pvepin/ledger"
+expect_rc "pre-start works again" 0 pv 100 pre-start
+expect_rc "post-stop clean" 0 pv 100 post-stop
 done_tests

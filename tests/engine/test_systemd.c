@@ -236,8 +236,9 @@ static void test_agent_scope(const char *root)
 	CHECK(pv_agent_scope(100, pid, &e) == 0, "%s", e.msg);
 	last_line("StartTransientUnit ", line, sizeof(line));
 	snprintf(want, sizeof(want), "StartTransientUnit pvepin-agent-100.scope fail "
-		 "CollectMode=inactive-or-failed Description=pvepin runtime agent of VM 100 "
-		 "PIDs=%d Slice=system.slice", (int)pid);
+		 "CPUQuotaPerSecUSec=500000 CollectMode=inactive-or-failed Description=pvepin "
+		 "runtime agent of VM 100 MemoryMax=268435456 PIDs=%d Slice=system.slice "
+		 "TasksMax=8", (int)pid);
 	CHECK_STR(line, want);
 	snprintf(path, sizeof(path), "%s/sys/fs/cgroup/system.slice/pvepin-agent-100.scope/"
 		 "cgroup.procs", root);

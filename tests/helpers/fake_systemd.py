@@ -12,7 +12,8 @@ org.freedesktop.systemd1 that pvepin's systemd cpuset backend uses.
       in "a.slice"): its cgroup directory appears --delay ms later.
   Manager.StartTransientUnit(s name, s mode, a(sv) props, a(sa(sv)) aux)
       -> o job
-      A scope (Description, Slice, PIDs, CollectMode only): its cgroup
+      A scope (Description, Slice, PIDs, CollectMode, MemoryMax, TasksMax,
+      CPUQuotaPerSecUSec only): its cgroup
       <slice>/<name> appears --delay ms later with the PIDs in its
       cgroup.procs; a name already loaded is systemd's UnitExists.
   org.freedesktop.DBus.Properties.Get(s iface, s prop) -> v
@@ -192,6 +193,11 @@ class Manager(dbus.service.Object):
                     raise Error("org.freedesktop.DBus.Error.InvalidArgs",
                                 "%s wants a string, got %r" % (key, type(val)))
                 got[key] = str(val)
+            elif key in ("MemoryMax", "TasksMax", "CPUQuotaPerSecUSec"):
+                if not isinstance(val, dbus.UInt64):
+                    raise Error("org.freedesktop.DBus.Error.InvalidArgs",
+                                "%s wants t (uint64), got %r" % (key, type(val)))
+                got[key] = str(int(val))
             elif key == "PIDs":
                 if getattr(val, "signature", None) != "u":
                     raise Error("org.freedesktop.DBus.Error.InvalidArgs",
