@@ -1,5 +1,7 @@
 #include "vmctx/giveback.h"
 
+#include "common/opts.h"
+
 #include <stdio.h>
 
 #include "engine/agent_ctl.h"
@@ -40,6 +42,10 @@ bool pv_vm_stale(int vmid)
 	struct pv_agent_info ai;
 	pid_t pid;
 
+	/* under --root no guard or agent is ever started (a captured tree
+	 * runs nothing), so their absence proves nothing there */
+	if (pv_opt.root && pv_opt.root[0])
+		return false;
 	/* an unreadable pid file is no proof QEMU is gone */
 	if (pv_qemu_pid(vmid, &pid, NULL) != 1)
 		return false;
