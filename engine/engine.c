@@ -46,7 +46,7 @@ int pv_engine_open(struct pv_engine *en, int vmid, enum pv_phase ph, struct pv_l
 
 /* The journal is opened at the first record: a phase with nothing to do
  * leaves no file behind. */
-static int journal(struct pv_engine *en, struct pv_err *e)
+int pv_engine_journal(struct pv_engine *en, struct pv_err *e)
 {
 	if (en->j.fd >= 0)
 		return 0;
@@ -82,6 +82,33 @@ int pv_attr_put(const char *hostpath, const char *val, struct pv_err *e)
 	return pv_write_file(path, line, e);
 }
 
+int pv_attr_put_fd(const char *hostpath, int fd, const char *val, struct pv_err *e)
+{
+	char path[PV_PATH_MAX], line[PV_JVAL + 2];
+
+	if (pv_path(path, sizeof(path), e, "%s", hostpath) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s\n", val);
+	return pv_write_fd(fd, path, line, pv_opt.root && pv_opt.root[0], e);
+}
+
+void pv_engine_attr_batch(void *ctx, struct pv_attr_put *puts, int n)
+{
+	const char *root = pv_opt.root ? pv_opt.root : "";
+	size_t rl = strlen(root);
+
+	/* the engine journals host paths: the root comes off, as in
+	 * pv_engine_attr_writer; an item already failed is left out */
+	for (int i = 0; i < n; i++) {
+		memset(&puts[i].err, 0, sizeof(puts[i].err));
+		puts[i].rc = 0;
+		if (strncmp(puts[i].path, root, rl) || puts[i].path[rl] != '/')
+			puts[i].rc = pv_fail(&puts[i].err, EINVAL, "internal: %s is not under --root",
+					     puts[i].path);
+	}
+	pv_engine_write_attrs(ctx, puts, n, rl);
+}
+
 int pv_engine_save_ledger(struct pv_engine *en, struct pv_err *e)
 {
 	return en->led ? pv_ledger_save(en->led, e) : 0;
@@ -96,7 +123,7 @@ int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, str
 		printf("would %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target, r->old, r->nv);
 		return 0;
 	}
-	if (journal(en, e) < 0 ||
+	if (pv_engine_journal(en, e) < 0 ||
 	    pv_journal_step(&en->j, en->phase, r->kind, r->target, r->old, r->nv, &r->seq, e) < 0)
 		return -1;
 	if (++en->nsteps == en->fault_at)
@@ -148,7 +175,7 @@ static void undo_one(struct pv_engine *en, const struct pv_jrec *r)
 	} else if (pv_opt.verbose) {
 		fprintf(stderr, "pvepin: %s %s: %s\n", pv_step_name(r->kind), r->target, note);
 	}
-	if (journal(en, &e) < 0 || pv_journal_undone(&en->j, r->seq, note, &e) < 0) {
+	if (pv_engine_journal(en, &e) < 0 || pv_journal_undone(&en->j, r->seq, note, &e) < 0) {
 		en->nfailed++;
 		pv_err_print(&e);
 	}
