@@ -56,7 +56,7 @@ printf '[host]\ngovernor = keep\n' > "$T/p.ini"
 cp -a "$R" "$T/ref"
 
 # pre-start without the device (a fake tree cannot bind it to vfio-pci)
-"$PVEPIN" --root "$R" --topology "$T/topo.xml" --conf "$T/c0.conf" --policy "$T/p.ini" 100 pre-start ||
+"$PVEPIN" --root "$R" --topology "$T/topo.xml" --conf "$T/c0.conf" --policy "$T/p.ini" 100 pre-start > /dev/null ||
 	{ echo "run_agent: pre-start failed"; exit 1; }
 "$B/bench_agent" "$PVEPIN" "$R" "$T/topo.xml" "$T/c1.conf" "$T/p.ini" "$S" || exit 1
 rm -f "$R/run/qemu-server/100.pid"

@@ -43,7 +43,8 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # Every regular file's content and every symlink's target, minus the VM's
 # runtime files: "the host" as a hookscript may leave it.

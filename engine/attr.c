@@ -28,3 +28,20 @@ int pv_write_file(const char *path, const char *val, struct pv_err *e)
 		return pv_fail(e, EIO, "short write of '%s' to %s", val, path);
 	return 0;
 }
+
+int pv_write_fd(int fd, const char *path, const char *val, bool trunc, struct pv_err *e)
+{
+	size_t len = strlen(val);
+	ssize_t w;
+
+	do
+		w = trunc ? pwrite(fd, val, len, 0) : write(fd, val, len);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return pv_fail(e, errno, "write '%s' to %s", val, path);
+	if ((size_t)w != len)
+		return pv_fail(e, EIO, "short write of '%s' to %s", val, path);
+	if (trunc && ftruncate(fd, (off_t)len) < 0)
+		return pv_fail(e, errno, "truncate %s", path);
+	return 0;
+}

@@ -111,6 +111,33 @@ int pv_attr_put(const char *hostpath, const char *val, struct pv_err *e)
 	return pv_write_file(path, line, e);
 }
 
+int pv_attr_put_fd(const char *hostpath, int fd, const char *val, struct pv_err *e)
+{
+	char path[PV_PATH_MAX], line[PV_JVAL + 2];
+
+	if (pv_path(path, sizeof(path), e, "%s", hostpath) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s\n", val);
+	return pv_write_fd(fd, path, line, pv_opt.root && pv_opt.root[0], e);
+}
+
+void pv_engine_attr_batch(void *ctx, struct pv_attr_put *puts, int n)
+{
+	const char *root = pv_opt.root ? pv_opt.root : "";
+	size_t rl = strlen(root);
+
+	/* the engine journals host paths: the root comes off, as in
+	 * pv_engine_attr_writer; an item already failed is left out */
+	for (int i = 0; i < n; i++) {
+		memset(&puts[i].err, 0, sizeof(puts[i].err));
+		puts[i].rc = 0;
+		if (strncmp(puts[i].path, root, rl) || puts[i].path[rl] != '/')
+			puts[i].rc = pv_fail(&puts[i].err, EINVAL, "internal: %s is not under --root",
+					     puts[i].path);
+	}
+	pv_engine_write_attrs(ctx, puts, n, rl);
+}
+
 int pv_engine_save_ledger(struct pv_engine *en, struct pv_err *e)
 {
 	return en->led ? pv_ledger_save(en->led, e) : 0;

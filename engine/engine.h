@@ -19,6 +19,7 @@
 #include "engine/threads.h"
 #include "engine/journal.h"
 #include "engine/ledger.h"
+#include "irqtune/irqtune.h"
 
 struct pv_engine {
 	int vmid;
@@ -86,6 +87,15 @@ int pv_engine_write_attr_from(struct pv_engine *en, const char *path, const char
 /* irqtune's pv_attr_writer: ctx is the engine, path is already rooted. */
 int pv_engine_attr_writer(void *ctx, const char *path, const char *old, const char *val,
 			  struct pv_err *e);
+/* A batch of pv_engine_write_attr_from (old given, no read back): every
+ * step record in one journal write before the first change, each change
+ * on the fd the caller read the old value from when it has one; done marks
+ * held back as usual. Fault injection counts each as a step. The host
+ * path is puts[i].path + skip (a root prefix); an item whose rc is -1
+ * already is left out. */
+void pv_engine_write_attrs(struct pv_engine *en, struct pv_attr_put *puts, int n, size_t skip);
+/* irqtune's pv_attr_batch: ctx is the engine, paths are already rooted. */
+void pv_engine_attr_batch(void *ctx, struct pv_attr_put *puts, int n);
 int pv_engine_governor(struct pv_engine *en, unsigned cpu, const char *gov, struct pv_err *e);
 /* Bind bdf to vfio-pci; keep = leave it there at restore (restore_driver = no). */
 int pv_engine_rebind(struct pv_engine *en, const char *bdf, int group, bool keep,

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
 
 #include "common/opts.h"
 #include "engine/cpuset.h"
@@ -124,6 +127,116 @@ int pv_engine_write_attr_from(struct pv_engine *en, const char *path, const char
 	return pv_engine_step(en, &r, NULL, e);
 }
 
+/* A batch item's record, or -1 (item failed: e) / 1 (nothing to write). */
+static int batch_rec(const struct pv_attr_put *p, size_t skip, struct pv_jrec *r, struct pv_err *e)
+{
+	const char *path = p->path + skip;
+
+	if (!path_ok(path))
+		return pv_fail(e, EINVAL, "refusing to write '%.80s': not a plain /sys or /proc path",
+			       path);
+	if (!p->old || strlen(p->old) >= PV_JVAL || strlen(p->val) >= PV_JVAL ||
+	    strchr(p->val, '\n'))
+		return pv_fail(e, EINVAL, "refusing to write a multi-line or overlong value to %s",
+			       path);
+	memset(r, 0, sizeof(*r));
+	r->kind = classify(path);
+	snprintf(r->target, sizeof(r->target), "%s", path);
+	snprintf(r->old, sizeof(r->old), "%s", p->old);
+	snprintf(r->nv, sizeof(r->nv), "%s", p->val);
+	return same(r->kind, r->old, r->nv) ? 1 : 0;
+}
+
+/* Every record of the batch out in one write before the first change; on
+ * failure every item fails with it (nothing was changed). */
+static int batch_journal(struct pv_engine *en, struct pv_attr_put *puts, struct pv_jrec *r,
+			 const bool *todo, int n)
+{
+	struct pv_err je = { 0 };
+	int rc = pv_engine_journal(en, &je);
+
+	for (int i = 0; rc == 0 && i < n; i++) {
+		if (!todo[i])
+			continue;
+		r[i].phase = en->phase;
+		rc = pv_journal_step_held(&en->j, en->phase, r[i].kind, r[i].target, r[i].old, r[i].nv,
+					  &r[i].seq, &je);
+	}
+	if (rc == 0)
+		rc = pv_journal_flush(&en->j, &je);
+	if (rc == 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (todo[i]) {
+			puts[i].rc = -1;
+			puts[i].err = je;
+		}
+	return -1;
+}
+
+/* Make one journaled item: what pv_engine_step does after the record. */
+static int batch_apply(struct pv_engine *en, struct pv_attr_put *p, struct pv_jrec *r,
+		       struct pv_err *e)
+{
+	int rc;
+
+	if (++en->nsteps == en->fault_at)
+		return pv_fail(e, 0, "fault injected at step %d (%s %s)", en->nsteps,
+			       pv_step_name(r->kind), r->target);
+	rc = p->fd >= 0 ? pv_attr_put_fd(r->target, p->fd, r->nv, e) : pv_attr_put(r->target, r->nv, e);
+	if (en->nsteps == en->kill_at)
+		_exit(137);
+	if (rc < 0) {
+		struct pv_err e2 = { 0 };
+
+		if (r->kind == PV_STEP_IRQ && (e->errnum == EIO || e->errnum == EPERM) &&
+		    pv_journal_undone(&en->j, r->seq, "refused by the kernel", &e2) < 0)
+			pv_err_print(&e2);
+		return -1;
+	}
+	/* an IRQ's list is compared as a CPU set: what was written is
+	 * what the kernel holds, no read back needed */
+	snprintf(r->got, sizeof(r->got), "%s", r->nv);
+	if (pv_opt.verbose)
+		fprintf(stderr, "pvepin: %s %s: '%s' -> '%s'\n", pv_step_name(r->kind), r->target,
+			r->old, r->got);
+	en->ndone[r->kind]++;
+	return pv_journal_done(&en->j, r->seq, r->got, e);
+}
+
+void pv_engine_write_attrs(struct pv_engine *en, struct pv_attr_put *puts, int n, size_t skip)
+{
+	_cleanup_free_ struct pv_jrec *r = calloc((size_t)(n > 0 ? n : 1), sizeof(*r));
+	_cleanup_free_ bool *todo = calloc((size_t)(n > 0 ? n : 1), sizeof(*todo));
+	for (int i = 0; i < n; i++) {
+		if (puts[i].rc < 0)
+			continue;
+		if (!r || !todo) {
+			puts[i].rc = pv_fail(&puts[i].err, ENOMEM, "IRQ batch");
+			continue;
+		}
+		puts[i].rc = batch_rec(&puts[i], skip, &r[i], &puts[i].err);
+		if (puts[i].rc == 1)
+			puts[i].rc = 0;
+		else if (puts[i].rc == 0)
+			todo[i] = true;
+	}
+	if (!r || !todo)
+		return;
+	if (pv_opt.dry_run) {
+		for (int i = 0; i < n; i++)
+			if (todo[i])
+				printf("would %s %s: '%s' -> '%s'\n", pv_step_name(r[i].kind), r[i].target,
+				       r[i].old, r[i].nv);
+		return;
+	}
+	if (batch_journal(en, puts, r, todo, n) < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (todo[i])
+			puts[i].rc = batch_apply(en, &puts[i], &r[i], &puts[i].err);
+}
+
 int pv_engine_governor(struct pv_engine *en, unsigned cpu, const char *gov, struct pv_err *e)
 {
 	char path[128];
@@ -150,6 +263,12 @@ static int attr_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, 
 {
 	if (pv_attr_put(r->target, r->nv, e) < 0)
 		return -1;
+	/* an IRQ's list is compared as a CPU set (same()): the value
+	 * written is as good as the kernel's spelling of it */
+	if (r->kind == PV_STEP_IRQ) {
+		snprintf(r->got, sizeof(r->got), "%s", r->nv);
+		return 0;
+	}
 	return pv_attr_get(r->target, r->got, sizeof(r->got), e);
 }
 

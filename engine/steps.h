@@ -56,6 +56,10 @@ int pv_engine_step(struct pv_engine *en, struct pv_jrec *r, const void *arg, str
 /* A host attribute: read (trailing newline stripped) / write (with one). */
 int pv_attr_get(const char *hostpath, char *buf, size_t n, struct pv_err *e);
 int pv_attr_put(const char *hostpath, const char *val, struct pv_err *e);
+/* The journal, opened at the first record of the run. */
+int pv_engine_journal(struct pv_engine *en, struct pv_err *e);
+/* pv_attr_put on an fd open read-write on it (pv_write_fd). */
+int pv_attr_put_fd(const char *hostpath, int fd, const char *val, struct pv_err *e);
 /* Save the ledger if the engine has one (after a shared setting changed). */
 int pv_engine_save_ledger(struct pv_engine *en, struct pv_err *e);
 /* The journal open, its records in en->j.l. */

@@ -166,7 +166,7 @@ static int do_irq_others(struct pv_engine *en, const struct pv_plan *p, struct p
 			fprintf(stderr, "pvepin: other IRQs: left to the VM that started first\n");
 		return 0;
 	}
-	rc = pv_irq_steer_others(vm, p->host_cpus, pv_engine_attr_writer, en, &rep, e);
+	rc = pv_irq_steer_others(vm, p->host_cpus, pv_engine_attr_batch, en, &rep, e);
 	if (pv_opt.verbose)
 		pv_irq_report_print(stderr, &rep);
 	pv_irq_report_free(&rep);

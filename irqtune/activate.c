@@ -113,33 +113,51 @@ static int place_path(const struct pv_irq_place *p, char *path, size_t n, struct
 	return pv_path(path, n, e, "/proc/irq/%d/smp_affinity_list", p->irq);
 }
 
-static enum pv_irq_status apply_one(const struct pv_irq_place *p, pv_attr_writer w, void *ctx,
-				    struct pv_irq_line *ln)
+/* What needs no write; -1 when a write is due. */
+static int before_write(const struct pv_irq_place *p)
 {
-	char path[PV_PATH_MAX];
-	struct pv_err we = { 0 };
-
 	if (p->kind == PV_PLACE_NO_IRQS)
 		return PV_IRQ_NONE_YET;
 	if (p->gone)
 		return PV_IRQ_SKIP_GONE;
 	if (strcmp(p->old, p->want) == 0)
 		return PV_IRQ_UNCHANGED;
-	if (place_path(p, path, sizeof(path), &we) < 0 || w(ctx, path, p->old, p->want, &we) < 0) {
-		ln->errnum = we.errnum;
-		snprintf(ln->why, sizeof(ln->why), "%.*s", (int)sizeof(ln->why) - 1, we.msg);
-		if (we.errnum == ENOENT && p->kind == PV_PLACE_IRQ)
+	return -1;
+}
+
+/* The status of a write that returned rc (we: its error). */
+static enum pv_irq_status after_write(const struct pv_irq_place *p, int rc,
+				      const struct pv_err *we, struct pv_irq_line *ln)
+{
+	if (rc < 0) {
+		ln->errnum = we->errnum;
+		snprintf(ln->why, sizeof(ln->why), "%.*s", (int)sizeof(ln->why) - 1, we->msg);
+		if (we->errnum == ENOENT && p->kind == PV_PLACE_IRQ)
 			return PV_IRQ_SKIP_GONE;
 		/* debugfs is asked only now: one read per IRQ refused, not
 		 * one per IRQ moved (thousands on a big host) */
 		if (p->kind == PV_PLACE_IRQ &&
-		    pv_irq_refusal_is_skip(we.errnum, p->unsteerable ||
-						      (we.errnum == EINVAL && pv_irq_is_managed(p->irq) == 1)))
+		    pv_irq_refusal_is_skip(we->errnum, p->unsteerable ||
+						       (we->errnum == EINVAL && pv_irq_is_managed(p->irq) == 1)))
 			return PV_IRQ_SKIP_MANAGED;
 		return PV_IRQ_FAILED;
 	}
 	verify(p, ln);
 	return PV_IRQ_STEERED;
+}
+
+static enum pv_irq_status apply_one(const struct pv_irq_place *p, pv_attr_writer w, void *ctx,
+				    struct pv_irq_line *ln)
+{
+	char path[PV_PATH_MAX];
+	struct pv_err we = { 0 };
+	int s = before_write(p);
+
+	if (s >= 0)
+		return (enum pv_irq_status)s;
+	if (place_path(p, path, sizeof(path), &we) < 0)
+		return after_write(p, -1, &we, ln);
+	return after_write(p, w(ctx, path, p->old, p->want, &we), &we, ln);
 }
 
 static void count(struct pv_irq_report *rep, enum pv_irq_status s)
@@ -165,9 +183,68 @@ static void count(struct pv_irq_report *rep, enum pv_irq_status s)
 	}
 }
 
-/* Write each planned value (unless it already holds), classify refusals as
- * skips, verify effective_affinity_list, and append one report line per
- * entry. Returns -1 (e says how many and the first) if any write failed. */
+/* A report line for place p, its fields copied. */
+static struct pv_irq_line *line_for(struct pv_irq_report *rep, const struct pv_irq_place *p,
+				    struct pv_err *e)
+{
+	struct pv_irq_line *ln = report_add(rep, e);
+
+	if (!ln)
+		return NULL;
+	ln->irq = p->irq;
+	memcpy(ln->bdf, p->bdf, sizeof(ln->bdf));
+	memcpy(ln->action, p->action, sizeof(ln->action));
+	memcpy(ln->old, p->old, sizeof(ln->old));
+	memcpy(ln->want, p->want, sizeof(ln->want));
+	return ln;
+}
+
+/* pv_irq_apply through a batch writer: one journal write for the plan, each
+ * write on the fd the plan read the old value from. Failures are counted
+ * into *nfail, the first kept in *first (a report line index). */
+static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx,
+		       struct pv_irq_report *rep, int *nfail, int *first, struct pv_err *e)
+{
+	_cleanup_free_ struct pv_attr_put *puts = calloc((size_t)pl->n + 1, sizeof(*puts));
+	_cleanup_free_ char (*paths)[PV_PATH_MAX] = calloc((size_t)pl->n + 1, sizeof(*paths));
+	_cleanup_free_ int *at = calloc((size_t)pl->n + 1, 2 * sizeof(*at));
+	int np = 0;
+
+	if (!puts || !paths || !at)
+		return pv_fail(e, ENOMEM, "IRQ batch");
+	for (int i = 0; i < pl->n; i++) {
+		const struct pv_irq_place *p = &pl->p[i];
+		struct pv_irq_line *ln = line_for(rep, p, e);
+		int s;
+
+		if (!ln)
+			return -1;
+		if ((s = before_write(p)) >= 0) {
+			ln->status = (enum pv_irq_status)s;
+			count(rep, ln->status);
+			continue;
+		}
+		if (place_path(p, paths[np], sizeof(paths[np]), e) < 0)
+			return -1;
+		puts[np] = (struct pv_attr_put){ .path = paths[np], .old = p->old, .val = p->want,
+						 .fd = p->fd };
+		at[2 * np] = i;
+		at[2 * np + 1] = rep->nline - 1;
+		np++;
+	}
+	if (np)
+		wb(ctx, puts, np);
+	for (int k = 0; k < np; k++) {
+		struct pv_irq_line *ln = &rep->line[at[2 * k + 1]];
+
+		ln->status = after_write(&pl->p[at[2 * k]], puts[k].rc, &puts[k].err, ln);
+		count(rep, ln->status);
+		if (ln->status == PV_IRQ_FAILED && (*nfail)++ == 0)
+			*first = at[2 * k + 1];
+	}
+	return 0;
+}
+
 static int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ctx,
 		 struct pv_irq_report *rep, struct pv_err *e)
 {
@@ -176,15 +253,10 @@ static int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ct
 
 	for (int i = 0; i < pl->n; i++) {
 		const struct pv_irq_place *p = &pl->p[i];
-		struct pv_irq_line *ln = report_add(rep, e);
+		struct pv_irq_line *ln = line_for(rep, p, e);
 
 		if (!ln)
 			return -1;
-		ln->irq = p->irq;
-		memcpy(ln->bdf, p->bdf, sizeof(ln->bdf));
-		memcpy(ln->action, p->action, sizeof(ln->action));
-		memcpy(ln->old, p->old, sizeof(ln->old));
-		memcpy(ln->want, p->want, sizeof(ln->want));
 		ln->status = apply_one(p, w, ctx, ln);
 		count(rep, ln->status);
 		if (ln->status == PV_IRQ_FAILED) {
@@ -217,19 +289,34 @@ int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_b
 	return r < 0 ? pv_wrap(e, "steer device IRQs") : 0;
 }
 
+/* IRQs planned and moved per batch: the fds a batch holds open stay well
+ * under the usual limit of 1024, and a batch's records fill about one
+ * journal write. */
+#define OTHERS_BATCH 256
+
 int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
-			pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
+			pv_attr_batch wb, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
 {
 	struct pv_procint pi;
-	struct pv_irq_plan pl = { 0 };
-	int r;
+	int r = 0, nfail = 0, first = -1, nplan = 0;
 
 	if (pv_procint_read(&pi, e) < 0)
 		return -1;
-	r = pv_irq_plan_others(&pi, vm_cpus, host_cpus, &pl, e);
-	if (r == 0)
-		r = pv_irq_apply(&pl, w, ctx, rep, e);
-	pv_irq_plan_free(&pl);
+	for (int off = 0; r == 0 && off < pi.nline; off += OTHERS_BATCH) {
+		struct pv_procint win = pi;
+		struct pv_irq_plan pl = { 0 };
+
+		win.line = pi.line + off;
+		win.nline = pi.nline - off < OTHERS_BATCH ? pi.nline - off : OTHERS_BATCH;
+		r = pv_irq_plan_others(&win, vm_cpus, host_cpus, &pl, e);
+		if (r == 0)
+			r = apply_batch(&pl, wb, ctx, rep, &nfail, &first, e);
+		nplan += pl.n;
+		pv_irq_plan_free(&pl);
+	}
 	pv_procint_free(&pi);
+	if (r == 0 && nfail)
+		r = pv_fail(e, rep->line[first].errnum, "%d of %d IRQ affinity writes failed; first: %s",
+			    nfail, nplan, rep->line[first].why);
 	return r < 0 ? pv_wrap(e, "move other IRQs off the VM's CPUs") : 0;
 }

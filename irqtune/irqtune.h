@@ -22,6 +22,20 @@
 typedef int (*pv_attr_writer)(void *ctx, const char *path, const char *old, const char *val,
 			      struct pv_err *e);
 
+/* One write of a batch. fd: open read-write on path, the old value read
+ * from it (the writer then writes there: no second open), or -1. The
+ * writer fills rc (0 written or nothing to do, -1 failed) and err. */
+struct pv_attr_put {
+	const char *path, *old, *val;
+	int fd;
+	int rc;
+	struct pv_err err;
+};
+/* The engine's batch writer: the whole batch journaled in one write before
+ * the first change, then each written. For the other IRQs of post-start:
+ * thousands of them on a big host. */
+typedef void (*pv_attr_batch)(void *ctx, struct pv_attr_put *puts, int n);
+
 #define PV_IRQ_LIST_LEN 512     /* an smp_affinity_list value */
 #define PV_IRQ_MAX_DEV_IRQS 2048 /* MSI-X allows 2048 vectors per function */
 
@@ -78,7 +92,7 @@ int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_b
  * its owner steers it). Also takes vm_cpus out of
  * /proc/irq/default_smp_affinity so IRQs allocated later start off them. */
 int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
-			pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e);
+			pv_attr_batch wb, void *ctx, struct pv_irq_report *rep, struct pv_err *e);
 
 /* For the agent (runtime): which IRQs the devices have now, by readdir of
  * their msi_irqs only (no /proc/interrupts: cheap enough to poll every

@@ -3,7 +3,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsio.h"
@@ -12,6 +14,9 @@
 
 void pv_irq_plan_free(struct pv_irq_plan *pl)
 {
+	for (int i = 0; i < pl->n; i++)
+		if (pl->p[i].fd >= 0)
+			close(pl->p[i].fd);
 	free(pl->p);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -30,6 +35,7 @@ static struct pv_irq_place *plan_add(struct pv_irq_plan *pl, struct pv_err *e)
 		pl->cap = cap;
 	}
 	memset(&pl->p[pl->n], 0, sizeof(pl->p[0]));
+	pl->p[pl->n].fd = -1;
 	return &pl->p[pl->n++];
 }
 
@@ -68,7 +74,6 @@ int pv_irq_place_other(hwloc_const_bitmap_t cur, hwloc_const_bitmap_t vm_cpus,
 	return 1;
 }
 
-/* Whether "others" steering may touch this line at all. */
 static bool pv_irq_other_candidate(const struct pv_pi_line *l)
 {
 	return l->irq >= 0 && !pv_irq_is_system(l->irq) && !pv_irq_line_percpu(l) &&
@@ -127,6 +132,44 @@ static int read_affinity(int irq, char *buf, size_t n, struct pv_err *e)
 	if (e)
 		*e = re;
 	return -1;
+}
+
+/* read_affinity from an fd kept open read-write: the write that moves the
+ * IRQ then needs no open of its own (open, read, write, close in all).
+ * Read-only where writing is not allowed (a dry run by a user): *fd -1. */
+static int read_affinity_rw(int irq, char *buf, size_t n, int *fd, struct pv_err *e)
+{
+	char path[PV_PATH_MAX];
+	ssize_t r;
+	int f;
+
+	*fd = -1;
+	if (pv_path(path, sizeof(path), e, "/proc/irq/%d/smp_affinity_list", irq) < 0)
+		return -1;
+	f = open(path, O_RDWR | O_CLOEXEC);
+	if (f < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+		return read_affinity(irq, buf, n, e);
+	if (f < 0 && errno == ENOENT) {
+		buf[0] = '\0';
+		return 1;
+	}
+	if (f < 0)
+		return pv_fail(e, errno, "open %s", path);
+	/* a kernel attribute comes whole from one read */
+	do
+		r = read(f, buf, n - 1);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		int err = errno;
+
+		close(f);
+		return pv_fail(e, err, "read %s", path);
+	}
+	while (r > 0 && buf[r - 1] == '\n')
+		r--;
+	buf[r] = '\0';
+	*fd = f;
+	return 0;
 }
 
 static void first_action(const struct pv_pi_line *l, char *out, size_t n)
@@ -216,18 +259,23 @@ static int plan_other(const struct pv_pi_line *l, hwloc_const_bitmap_t vm_cpus,
 		      struct pv_irq_plan *pl, struct pv_err *e)
 {
 	char old[PV_IRQ_LIST_LEN];
-	struct pv_irq_place *p;
-	int r = read_affinity(l->irq, old, sizeof(old), e);
+	struct pv_irq_place *p = NULL;
+	int fd, r = read_affinity_rw(l->irq, old, sizeof(old), &fd, e);
 
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	if (pv_cpulist_parse(old, ',', PV_MAX_CPUS, cur, e) < 0)
-		return pv_wrap(e, "/proc/irq/%d/smp_affinity_list", l->irq);
-	if (pv_irq_place_other(cur, vm_cpus, host_cpus, out) == 0)
-		return 0;
-	p = plan_add(pl, e);
-	if (!p)
-		return -1;
+		r = pv_wrap(e, "/proc/irq/%d/smp_affinity_list", l->irq);
+	else if (pv_irq_place_other(cur, vm_cpus, host_cpus, out) == 0)
+		r = 1;
+	else if (!(p = plan_add(pl, e)))
+		r = -1;
+	if (r != 0) {
+		if (fd >= 0)
+			close(fd);
+		return r < 0 ? -1 : 0;
+	}
+	p->fd = fd;
 	p->kind = PV_PLACE_IRQ;
 	p->irq = l->irq;
 	first_action(l, p->action, sizeof(p->action));

@@ -23,6 +23,9 @@ struct pv_irq_place {
 	bool unsteerable; /* per-CPU, known before any write (managed IRQs are
 			   * asked of debugfs when a write is refused) */
 	bool gone;        /* /proc/irq/<irq> vanished while planning */
+	int fd;           /* other IRQs: its smp_affinity_list, open read-write,
+			   * old read from it, for the write; -1 if none.
+			   * pv_irq_plan_free closes it. */
 };
 
 struct pv_irq_plan {

@@ -54,6 +54,28 @@ pv 100 post-stop
 expect_eq "post-stop again: nothing to give back" "$(cat "$T/out")" \
 	"pvepin: VM 100 post-stop: nothing to give back"
 
+# post-stop and restore touch only what the journal names: no topology is
+# read (issue 17): with the --topology file gone they work all the same
+pv 100 pre-start
+"$PVEPIN" --root "$T/root" --topology "$T/gone.xml" --conf "$T/100.conf" --policy "$T/100.ini" \
+	100 post-stop < /dev/null > "$T/out" 2> "$T/err"
+expect_eq "post-stop without a topology file exits 0" "$?" 0
+expect_grep "and gives the host back" "^pvepin: VM 100 post-stop: gave the host back" "$T/out"
+pv 100 pre-start
+"$PVEPIN" --root "$T/root" --topology "$T/gone.xml" --conf "$T/100.conf" --policy "$T/100.ini" \
+	restore 100 < /dev/null > "$T/out" 2> "$T/err"
+expect_eq "restore without a topology file exits 0" "$?" 0
+if command -v strace > /dev/null; then
+	pv 100 pre-start
+	strace -f -e trace=openat,open -o "$T/trace" "$PVEPIN" --root "$T/root" --conf "$T/100.conf" \
+		--policy "$T/100.ini" 100 post-stop < /dev/null > /dev/null 2>&1
+	if grep -E 'topology|/sys/devices/system/cpu/cpu[0-9]+/topology|/sys/bus/pci/devices/[^/]+/(class|vendor)' "$T/trace" > "$T/found"; then
+		fail "post-stop opens no topology or discovery file: $(head -3 "$T/found")"
+	else
+		pass "post-stop opens no topology or discovery file"
+	fi
+fi
+
 pv --dry-run 100 pre-start
 expect_eq "dry run exits 0" "$?" 0
 if grep -q '^pvepin: VM' "$T/out"; then fail "dry run prints no summary: $(cat "$T/out")"; else pass "dry run prints no summary"; fi

@@ -1,6 +1,7 @@
 /* Steering through the engine's writer: refusals as skips, idempotence,
  * effective-affinity read-back, dry run, report text. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +235,18 @@ static void test_none_yet_and_dry_run(void)
 	fr_done();
 }
 
+/* The batch writer over fake_writer: every item comes with the fd the
+ * plan read its old value from, open read-write. */
+static void fake_batch(void *ctx, struct pv_attr_put *puts, int n)
+{
+	for (int i = 0; i < n; i++) {
+		CHECK(puts[i].fd >= 0 && fcntl(puts[i].fd, F_GETFL) >= 0 &&
+			      (fcntl(puts[i].fd, F_GETFL) & O_ACCMODE) == O_RDWR,
+		      "%s: no fd open read-write from the plan", puts[i].path);
+		puts[i].rc = fake_writer(ctx, puts[i].path, puts[i].old, puts[i].val, &puts[i].err);
+	}
+}
+
 static void test_others(void)
 {
 	hwloc_bitmap_t vm = set("0-7,32-39"), hc = set("8-31,40-63");
@@ -243,7 +256,7 @@ static void test_others(void)
 	char buf[64];
 
 	host();
-	CHECK(pv_irq_steer_others(vm, hc, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK(pv_irq_steer_others(vm, hc, fake_batch, &f, &rep, &e) == 0, "%s", e.msg);
 	CHECK_STR(fr_get("/proc/irq/9/smp_affinity_list", buf, sizeof(buf)), "8-31,40-63");
 	CHECK_STR(fr_get("/proc/irq/0/smp_affinity_list", buf, sizeof(buf)), "0-63");
 	CHECK_STR(fr_get("/proc/irq/107/smp_affinity_list", buf, sizeof(buf)), "40-47");
@@ -258,7 +271,7 @@ static void test_others(void)
 
 	/* Again: everything already off the VM's CPUs. */
 	f.calls = 0;
-	CHECK(pv_irq_steer_others(vm, hc, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK(pv_irq_steer_others(vm, hc, fake_batch, &f, &rep, &e) == 0, "%s", e.msg);
 	CHECK_INT(rep.steered, 0);
 	CHECK_INT(rep.skipped_managed, 1); /* the refused one still meets the VM */
 	CHECK_INT(f.calls, 0);
@@ -268,7 +281,7 @@ static void test_others(void)
 	f.fail_irq[0] = 9;
 	fr_put("/proc/irq/9/smp_affinity_list", "0-63\n");
 	f.fail_err[0] = EACCES;
-	CHECK(pv_irq_steer_others(vm, hc, fake_writer, &f, &rep, &e) < 0 && e.errnum == EACCES,
+	CHECK(pv_irq_steer_others(vm, hc, fake_batch, &f, &rep, &e) < 0 && e.errnum == EACCES,
 	      "acpi IRQ write failure: %s", e.msg);
 	CHECK_INT(rep.failed, 1);
 	pv_irq_report_free(&rep);

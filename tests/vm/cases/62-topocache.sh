@@ -32,6 +32,10 @@ if start_ok 100; then
 	expect_eq "VM 100's copy is the host's (one file, two names)" "$(ino /run/pvepin/100.topology.xml)" "$(ino $X)"
 	check "the kept topology has CPU $GONE_CPU" has_pu $X $GONE_CPU
 	check "the kept topology has $GONE_PCI" has_pci $X $GONE_PCI
+	expect_grep "pre-start's line for the task log names the devices bound" \
+		"^pvepin: VM 100 pre-start: bound 2 devices to vfio-pci" /tmp/hook.100.pre-start.out
+	expect_grep "post-start's line for the task log names the threads pinned" \
+		"^pvepin: VM 100 post-start: .*pinned [0-9]+ threads" /tmp/hook.100.post-start.out
 	q=$(qemu_pid 100)
 	note "vCPUs on CPUs $(task_cpus $(tid_of $q 'CPU 0/KVM')) and $(task_cpus $(tid_of $q 'CPU 1/KVM'))"
 	stop_ok 100
