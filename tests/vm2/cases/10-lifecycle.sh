@@ -50,6 +50,8 @@ verify() { # WHEN: every effect on the real objects
 	check "$w: the device's IRQ $irq ($ia) steered off the vCPUs' CPUs ($(vmcpus))" \
 		eval "[ -n '$irq' ] && [ -n '$ia' ] && cpus_disjoint '$ia' '$(vmcpus)'"
 	for u in system.slice user.slice init.scope; do
+		# no logins here (logind masked): user.slice may not exist
+		[ -d "$CG/$u" ] || { note "$w: no $u"; continue; }
 		e=$(cat "$CG/$u/cpuset.cpus.effective" 2>/dev/null)
 		check "$w: $u ($e) off the vCPUs' CPUs ($(vmcpus))" eval "[ -n '$e' ] && cpus_disjoint '$e' '$(vmcpus)'"
 	done
