@@ -5,6 +5,8 @@
 # (pre-stop, quit, cleanup, post-stop) and the host exactly as before.
 . /usr/local/lib/vm2/lib.sh
 vm_conf $VMID
+# a PVE host has qemu.slice from its first VM on; systemd, not pvepin, keeps it
+systemctl start qemu.slice
 snap /tmp/l.before
 drv0=$(pci_drv)
 pvedaemon_up

@@ -9,6 +9,7 @@ MAX=$(sed -n 's/.*vm2\.faultmax=\([0-9]*\).*/\1/p' /proc/cmdline)
 # Opt-in until measured: pre-start alone took minutes in this guest on a loaded host
 [ -n "$MAX" ] || { echo "skip fault sweep: not asked for (EXTRA_APPEND=vm2.faultmax=N)"; exit 0; }
 vm_conf $VMID
+systemctl start qemu.slice
 snap /tmp/x.before
 quiet_same() { host_snap > /tmp/.q; diff -q /tmp/x.before /tmp/.q > /dev/null; }
 settle() { # WHAT: the host back as before, waiting for the guard; else restore and say so
