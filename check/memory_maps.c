@@ -39,11 +39,12 @@ static void line(FILE *f, bool json, const struct pv_memuse *u, bool first)
 		return;
 	}
 	if (u->gnode >= 0)
-		fprintf(f, "  memory guest node %d: %ld MiB on host node %d (%ld pages of %s)\n",
-			u->gnode, u->kb >> 10, u->hnode, u->kb / u->page_kb, sz);
+		fprintf(f, "  memory guest node %d: %ld %s on host node %d (%ld pages of %s)\n",
+			u->gnode, u->kb >= 1024 ? u->kb >> 10 : u->kb, u->kb >= 1024 ? "MiB" : "KiB",
+			u->hnode, u->kb / u->page_kb, sz);
 	else
-		fprintf(f, "  memory anonymous (QEMU, unnamed RAM): %ld MiB on host node %d (%s pages)\n",
-			u->kb >> 10, u->hnode, sz);
+		fprintf(f, "  memory anonymous (QEMU, unnamed RAM): %ld %s on host node %d (%s pages)\n",
+			u->kb >= 1024 ? u->kb >> 10 : u->kb, u->kb >= 1024 ? "MiB" : "KiB", u->hnode, sz);
 }
 
 int pv_memory_show(FILE *f, bool json, const struct pv_lvm *v, pid_t pid)

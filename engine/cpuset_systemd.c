@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsio.h"
 #include "conf/cpulist.h"
 #include "engine/cpuset.h"
 #include "engine/sdbus_dl.h"
@@ -152,6 +154,24 @@ static int wait_applied(const char *cg, const char *cpus, struct pv_err *e)
 		       cpus, cg, now);
 }
 
+/* A runtime property is a drop-in systemd writes under
+ * /run/systemd/system.control; an emptied one still is ("AllowedCPUs=").
+ * Given back to unset, the file goes too, so the unit's files are as they
+ * were and a daemon-reload reads nothing of pvepin's. */
+static int drop_dropin(const char *unit, struct pv_err *e)
+{
+	char dir[PV_PATH_MAX], file[PV_PATH_MAX + 32];
+
+	if (pv_path(dir, sizeof(dir), e, "/run/systemd/system.control/%s.d", unit) < 0)
+		return -1;
+	snprintf(file, sizeof(file), "%s/50-AllowedCPUs.conf", dir);
+	if (unlink(file) < 0 && errno != ENOENT)
+		return pv_fail(e, errno, "remove %s", file);
+	if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
+		return pv_fail(e, errno, "remove %s", dir);
+	return 0;
+}
+
 static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
 {
 	_cleanup_(pv_sdcall_end) struct pv_sdcall c = { 0 };
@@ -162,7 +182,9 @@ static int sd_set(const char *cg, const char *cpus, struct pv_err *e)
 		return -1;
 	if (set_property(&c, unit_of(cg), mask, len, e) < 0)
 		return -1;
-	return wait_applied(cg, cpus, e);
+	if (wait_applied(cg, cpus, e) < 0)
+		return -1;
+	return *cpus ? 0 : drop_dropin(unit_of(cg), e);
 }
 
 static int sd_create(const char *cg, struct pv_err *e)

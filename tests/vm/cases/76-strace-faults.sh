@@ -6,6 +6,9 @@
 # ends), after post-start the VM runs and stops (post-stop), after post-stop nothing (the agent
 # gives the host back when no post-stop finished). Each k ends with the host exactly as before.
 . /tests/lib.sh
+# Opt-in until measured (EXTRA_APPEND=pvt.sweep=1 tests/vm/run.sh 76, with a CASE_TIMEOUT that
+# fits): one run under load did not finish in 1350 s.
+grep -q 'pvt\.sweep=1' /proc/cmdline || { skip "strace fault sweep: not asked for (pvt.sweep=1)"; exit 0; }
 command -v strace > /dev/null || { fail "no strace in the image (tests/vm/build.sh copies the host's)"; exit 1; }
 export PVEPIN_AGENT_GRACE_MS=1000
 snap /tmp/s0

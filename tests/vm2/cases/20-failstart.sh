@@ -5,6 +5,7 @@
 # QEMU and gives the host back: the host must be as before, with nothing run after qm.
 . /usr/local/lib/vm2/lib.sh
 vm_conf $VMID
+systemctl start qemu.slice
 snap /tmp/f.before
 pvedaemon_up
 gone() { snap_quiet /tmp/f.before; }

@@ -10,6 +10,7 @@
 . /usr/local/lib/vm2/lib.sh
 mkdir -p /run/systemd/system/pvedaemon.service.d
 vm_conf $VMID
+systemctl start qemu.slice
 snap /tmp/n.before
 pvedaemon_up
 start() {
