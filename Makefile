@@ -184,4 +184,4 @@ doc-images: pvepin
 .PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck vmcheck2 check-debian13 demo check-fresh install deb clean doc-images
 
 # (not the distro chroots of check-debian13 and check-fresh: their /etc/*.d)
--include $(shell find $(BUILD) build-fuzz \( -name debian13 -o -name fresh \) -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find $(BUILD) build-fuzz \( -name "debian13*" -o -name "fresh*" \) -prune -o -name '*.d' -type f -print 2>/dev/null)
