@@ -115,8 +115,10 @@ build-fuzz/obj/%.o: %.c | pkg-deps
 build-fuzz/libpvepin.a: $(FUZZ_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
+# libm dynamic here: its static archive's ifuncs do not link into clang's
+# sanitizer runtime (undefined _dl_x86_cpu_features)
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libpvepin.a
-	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -o $@ $< build-fuzz/libpvepin.a $(LDLIBS)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -o $@ $< build-fuzz/libpvepin.a $(filter-out -lm,$(LDLIBS)) -lm
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 

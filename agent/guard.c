@@ -1,5 +1,5 @@
-/* The paths on which PVE never runs post-stop (doc/DESIGN.md "No path leaves
- * the host changed"): a start that fails after pre-start ("start failed",
+/* The paths on which PVE never runs post-stop (doc/DESIGN.md
+ * "No path leaves the host changed"): a start that fails after pre-start ("start failed",
  * vm_start_nolock), the source of a live migration (QemuMigrate.pm skips
  * post-stop), a hookscript removed while the VM runs, post-stop giving up
  * on the lock, pvepin itself killed. The agent is the one process that

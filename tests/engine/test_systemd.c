@@ -242,7 +242,8 @@ static void test_agent_scope(const char *root)
 	CHECK_STR(line, want);
 	snprintf(path, sizeof(path), "%s/sys/fs/cgroup/system.slice/pvepin-agent-100.scope/"
 		 "cgroup.procs", root);
-	for (int i = 0; i < 50 && pv_read_file(path, procs, sizeof(procs), NULL) < 0; i++)
+	/* the fake systemd creates the file, then writes it: wait for both */
+	for (int i = 0; i < 100 && pv_read_file(path, procs, sizeof(procs), NULL) <= 0; i++)
 		usleep(20 * 1000);
 	CHECK((int)strtol(procs, NULL, 10) == (int)pid, "cgroup.procs '%s', want %d", procs,
 	      (int)pid);

@@ -42,8 +42,8 @@ if start_ok 100; then
 	done
 	e=$(cat $CG/qemu.slice/100.scope/cpuset.cpus.effective)
 	check "VM 100's scope can use its vCPUs and emulator CPUs ($e)" cpus_subset "$pus,$em" "$e"
-	pvepin status 100 > /tmp/st 2>&1
-	expect_grep "status shows the partition" 'partition qemu.slice +want root +now root +ok' /tmp/st
+	pvepin status -v 100 > /tmp/st 2>&1
+	expect_grep "status -v shows the partition" 'partition qemu.slice +want root +now root +ok' /tmp/st
 	stop_ok 100
 fi
 expect_eq "qemu.slice a member again" "$(cat $CG/qemu.slice/cpuset.cpus.partition)" member
