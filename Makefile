@@ -166,7 +166,7 @@ deb:
 	(git ls-files -co --exclude-standard 2>/dev/null || find . -path ./build -prune -o -type f -print) | \
 		tar -c --ignore-failed-read --warning=no-failed-read --verbatim-files-from -T - -f - | tar -x -C $(BUILD)/deb/pvepin
 	# a clean environment: no MAKEFLAGS (OPT=, -j, jobserver) of this make in the package build
-	cd $(BUILD)/deb/pvepin && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+	cd $(BUILD)/deb/pvepin && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u OPT -u BUILD -u ASAN -u VM \
 		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
 
