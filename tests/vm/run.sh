@@ -11,7 +11,7 @@
 # Prints "ok CASE: ..." / "not ok CASE: ..." / "skip CASE: ..." lines and
 # last "tests/vm: P passed, F failed". Exit 1 on a failure, 2 when the
 # guest did not finish. Logs: tests/vm/work/console.log, results.log.
-#   TIMEOUT=600 (whole run) CASE_TIMEOUT=240 (each case) BUILD=build
+#   TIMEOUT=1200 (whole run) CASE_TIMEOUT=240 (each case) BUILD=build
 #   PVEPIN=build-asan/pvepin-test (the binary to test; default
 #   $BUILD/pvepin-test, the test build, whose fault knobs case 75 uses)
 #   and machine.sh's MEM_PER_NODE_G, CPU, EXTRA_APPEND
@@ -80,7 +80,7 @@ cases=$(IFS=,; echo "${run[*]}")
 append="pvt.cases=${cases:-none} pvt.timeout=${CASE_TIMEOUT:-240}"
 [ $shell = 1 ] && append="$append pvt.shell=1"
 . "$VM/machine.sh"
-TIMEOUT=${TIMEOUT:-600}
+TIMEOUT=${TIMEOUT:-1200}
 
 LOG=$W/console.log RES=$W/results.log
 if [ $shell = 1 ]; then
