@@ -15,3 +15,19 @@ int pv_plan_guest(const struct pv_topo *t, const struct pv_vmconf *vc, struct pv
 		  struct pv_err *e);
 /* The phase-tagged action list. */
 int pv_plan_actions(const struct pv_policy *pol, struct pv_plan *p, struct pv_err *e);
+/* The VM config as PVE applies it (Memory.pm config): guest nodes and the
+ * host nodes their memory is bound to, into p->cfg. */
+int pv_plan_cfg_read(const struct pv_topo *t, const struct pv_vmconf *vc, int nvcpu,
+		     struct pv_plan *p, struct pv_err *e);
+void pv_plan_cfg_free(struct pv_plan_cfg *c);
+/* PVE's own hugepage topology (Memory.pm hugepages_topology) into p->pages. */
+int pv_plan_cfg_pages(const struct pv_topo *t, const struct pv_vmconf *vc, struct pv_plan *p,
+		      struct pv_err *e);
+int pv_plan_cfg_gnode_of(const struct pv_plan_cfg *c, int vcpu);
+/* The host's reserve of whole cores ([host] reserve_cores): -1 and e set
+ * when the plan leaves the host less. */
+int pv_plan_host_reserve(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
+			 struct pv_err *e);
+/* Hugepages against each node's memory less [memory] reserve. */
+int pv_plan_pages_fit(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
+		      struct pv_err *e);

@@ -84,8 +84,10 @@ static void split(long total, const long *w, int n, long *out)
 	}
 }
 
-int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
-		   const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+/* The pages where the vCPUs are (the plan `plan --pve` proposes), or
+ * where policy nodes say. */
+static int free_memory(const struct pv_topo *t, const struct pv_policy *pol,
+		       const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
 {
 	int node[PV_MAX_NODES];
 	long w[PV_MAX_NODES], cnt[PV_MAX_NODES];
@@ -122,6 +124,46 @@ int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
 		p->npages++;
 	}
 	return 0;
+}
+
+/* Pages exactly where QEMU will take them: PVE's own hugepage topology
+ * (Memory.pm hugepages_topology), so PVE's hugepages_allocate finds them
+ * free and adds none, and none is left on a node QEMU does not use. */
+static int config_memory(const struct pv_topo *t, const struct pv_policy *pol,
+			 const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+{
+	const char *pname = pol->hugepages == PV_HP_1G ? "1G" : pol->hugepages == PV_HP_2M ? "2M" : NULL;
+
+	for (int i = 0; i < p->cfg.ngnode; i++)
+		if (p->cfg.g[i].hostnodes)
+			hwloc_bitmap_or(p->mem_nodes, p->mem_nodes, p->cfg.g[i].hostnodes);
+	for (int i = 0; i < p->nvcpu; i++) /* unbound memory: first touch, near the vCPUs */
+		if (pv_plan_cfg_gnode_of(&p->cfg, p->vcpus[i].vcpu) < 0 ||
+		    !p->cfg.g[pv_plan_cfg_gnode_of(&p->cfg, p->vcpus[i].vcpu)].hostnodes)
+			if (p->vcpus[i].node >= 0)
+				hwloc_bitmap_set(p->mem_nodes, (unsigned)p->vcpus[i].node);
+	if (pol->nodes && p->cfg.bound && !hwloc_bitmap_isequal(pol->nodes, p->mem_nodes))
+		pv_plan_warn(p, "policy nodes is ignored: the VM config binds its memory (numaN hostnodes), "
+				"and QEMU follows the config");
+	if (pv_plan_cfg_pages(t, vc, p, e) < 0)
+		return -1;
+	if (!vc->hugepages_kb && pname)
+		pv_plan_warn(p, "policy hugepages = %s but the VM config has no hugepages: QEMU would not "
+			     "use them, so pvepin reserves none (see `pvepin plan %d --pve`)", pname, vc->vmid);
+	if (p->hp_kb && pname && p->hp_kb != (pol->hugepages == PV_HP_1G ? 1048576 : 2048))
+		pv_plan_warn(p, "policy hugepages = %s but QEMU takes %s pages (the VM config's hugepages): "
+			     "pvepin reserves those", pname, p->hp_kb == 1048576 ? "1 GiB" : "2 MiB");
+	if (pol->hugepages == PV_HP_OFF)
+		p->npages = 0; /* PVE's hugepages_allocate then allocates them itself */
+	return pv_plan_pages_fit(p, t, pol, e);
+}
+
+int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
+		   const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+{
+	if (p->free_placement)
+		return free_memory(t, pol, vc, p, e);
+	return config_memory(t, pol, vc, p, e);
 }
 
 static int guest_smp(const struct pv_topo *t, struct pv_plan *p)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "conf/cpulist.h"
 #include "pinner/plan_internal.h"
 
 void pv_plan_warn(struct pv_plan *p, const char *fmt, ...)
@@ -119,15 +120,23 @@ static void rank_l3(const struct rank_ctx *r, int *order, int n)
 		}
 }
 
-/* GPU locality counts only when it is narrower than the whole machine. */
+/* Device locality (the GPU's, else the device pick_placer chose) counts
+ * only when it is narrower than the whole machine. */
 static void gpu_locality(const struct pv_topo *t, const struct pv_plan *p, struct rank_ctx *r)
 {
-	const struct pv_pcidev *g = p->gpu[0] ? pv_topo_pci(t, p->gpu) : NULL;
+	const struct pv_pcidev *g = p->placed_by[0] ? pv_topo_pci(t, p->placed_by) : NULL;
 	hwloc_const_bitmap_t all = hwloc_topology_get_topology_cpuset(t->h);
 
 	r->gpu_loc = NULL;
-	if (!g)
+	if (!g) { /* not in the topology: the node of its bus, if known */
+		for (int i = 0; i < p->ndev; i++)
+			if (!strcmp(p->dev[i].bdf, p->placed_by) && p->dev[i].node >= 0 && t->nnode > 1) {
+				hwloc_bitmap_set(r->gpu_nodes, (unsigned)p->dev[i].node);
+				r->gpu_loc = pv_topo_node(t, (unsigned)p->dev[i].node) ?
+						     pv_topo_node(t, (unsigned)p->dev[i].node)->cpuset : NULL;
+			}
 		return;
+	}
 	if (g->locality && !hwloc_bitmap_isincluded(all, g->locality)) {
 		r->gpu_loc = g->locality;
 		for (int i = 0; i < t->nnode; i++)
@@ -172,12 +181,14 @@ static int add_vcpu(struct pv_plan *p, const struct pv_topo *t, unsigned pu)
 }
 
 struct fill {
-	int need;
+	int need;    /* p->nvcpu to reach */
 	bool pairs;  /* SMT sibling pairs instead of primary threads */
 	int max_l3;  /* 0 = no limit */
 	int kind;
 	bool *core_used;
-	int l3_used;
+	bool *l3_taken;
+	int l3_used; /* distinct L3 domains taken */
+	hwloc_const_bitmap_t nodes; /* host nodes allowed (a guest node's binding), NULL any */
 };
 
 /* Place vCPUs on the ranked L3 domains, core by core. */
@@ -186,22 +197,24 @@ static void fill_l3s(struct pv_plan *p, const struct pv_topo *t, const struct pv
 {
 	for (int oi = 0; oi < t->nl3 && p->nvcpu < f->need; oi++) {
 		int l3 = order[oi];
-		bool took = false;
 
-		if (f->max_l3 && f->l3_used >= f->max_l3)
-			break;
+		if (f->max_l3 && f->l3_used >= f->max_l3 && !f->l3_taken[l3])
+			continue;
 		for (int ci = 0; ci < t->ncore && p->nvcpu < f->need; ci++) {
 			const struct pv_core *co = &t->core[ci];
 
 			if (co->l3 != l3 || f->core_used[ci] || !core_usable(t, c, ci, f->kind))
 				continue;
-			f->core_used[ci] = took = true;
+			if (f->nodes && (co->node < 0 || !hwloc_bitmap_isset(f->nodes, (unsigned)co->node)))
+				continue;
+			f->core_used[ci] = true;
+			if (!f->l3_taken[l3])
+				f->l3_used++;
+			f->l3_taken[l3] = true;
 			add_vcpu(p, t, co->pu[0]);
 			for (int k = 1; f->pairs && k < co->npu && p->nvcpu < f->need; k++)
 				add_vcpu(p, t, co->pu[k]);
 		}
-		if (took)
-			f->l3_used++;
 	}
 }
 
@@ -224,16 +237,101 @@ static int capacity_error(const struct pv_plan *p, const struct pv_claims *c,
 		       f->pairs ? "" : ", set smt = on");
 }
 
+/* The vCPUs placed since `from` get the guest vCPU numbers of `set`, in
+ * order (set == NULL: the numbers no bound guest node holds). */
+static void relabel(struct pv_plan *p, int from, hwloc_const_bitmap_t set, const bool *bound_vcpu)
+{
+	int v = -1;
+
+	for (int i = from; i < p->nvcpu; i++) {
+		if (set)
+			v = hwloc_bitmap_next(set, v);
+		else
+			while (bound_vcpu[++v])
+				;
+		p->vcpus[i].vcpu = v;
+	}
+}
+
+static int cmp_vcpu(const void *a, const void *b)
+{
+	return ((const struct pv_plan_vcpu *)a)->vcpu - ((const struct pv_plan_vcpu *)b)->vcpu;
+}
+
+static int bound_error(const struct pv_plan *p, int gi, const struct fill *f, int want,
+		       struct pv_err *e)
+{
+	const struct pv_cfg_gnode *g = &p->cfg.g[gi];
+	char b[256];
+
+	if (pv_cpulist_format(b, sizeof(b), g->hostnodes) < 0)
+		b[0] = '\0';
+	return pv_fail(e, 0, "VM %d: guest NUMA node %d has %d vCPUs and its memory is bound to host "
+		       "node %s (%s), which has only %d free %s for them%s: give that guest node "
+		       "fewer vCPUs or bind it to another node (see `pvepin plan %d --pve`)",
+		       p->vmid, gi, want, b, g->from_socket ? "numa: 1 and hugepages: guest socket i on host node i" :
+		       "numaN hostnodes=", p->nvcpu - (f->need - want), f->pairs ? "CPUs" : "cores",
+		       f->max_l3 && f->l3_used >= f->max_l3 ?
+			       " within max_l3 (or set max_l3 higher or smt = on in the policy)" : "",
+		       p->vmid);
+}
+
+/* Guest nodes whose memory is bound first, each on its host nodes (PVE
+ * binds that memory there, so vCPUs elsewhere would only reach it
+ * remotely); then the vCPUs no binding holds, by locality alone. */
+static int fill_bound(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+		      const int *order, struct fill *f, int need, struct pv_err *e)
+{
+	_cleanup_free_ bool *bound_vcpu = calloc((size_t)need + 1, sizeof(bool));
+
+	if (!bound_vcpu)
+		return pv_fail(e, ENOMEM, "plan");
+	for (int gi = 0; gi < p->cfg.ngnode; gi++) {
+		const struct pv_cfg_gnode *g = &p->cfg.g[gi];
+		int from = p->nvcpu, want = hwloc_bitmap_weight(g->cpus), v;
+
+		/* bound to every node: no narrower than the host itself */
+		if (!g->hostnodes ||
+		    hwloc_bitmap_isincluded(hwloc_topology_get_topology_nodeset(t->h), g->hostnodes))
+			continue;
+		hwloc_bitmap_foreach_begin(v, g->cpus) {
+			if (v < need)
+				bound_vcpu[v] = true;
+			else
+				want--; /* vcpus: fewer than sockets*cores: not started */
+		}
+		hwloc_bitmap_foreach_end();
+		f->need = from + want;
+		f->nodes = g->hostnodes;
+		fill_l3s(p, t, c, order, f);
+		if (p->nvcpu < f->need)
+			return bound_error(p, gi, f, want, e);
+		relabel(p, from, g->cpus, bound_vcpu);
+	}
+	f->need = need;
+	f->nodes = NULL;
+	{
+		int from = p->nvcpu;
+
+		fill_l3s(p, t, c, order, f);
+		relabel(p, from, NULL, bound_vcpu);
+	}
+	qsort(p->vcpus, (size_t)p->nvcpu, sizeof(*p->vcpus), cmp_vcpu);
+	return 0;
+}
+
 static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
 		      const struct pv_claims *c, int need, bool *core_used, struct pv_err *e)
 {
 	struct rank_ctx r = { .t = t, .prefer = pol->prefer };
 	struct fill f = { .need = need, .core_used = core_used };
 	_cleanup_free_ int *order = calloc((size_t)t->nl3, sizeof(int));
+	_cleanup_free_ bool *l3_taken = calloc((size_t)t->nl3, sizeof(bool));
 	_cleanup_bitmap_ hwloc_bitmap_t gn = hwloc_bitmap_alloc();
 
-	if (!order || !gn)
+	if (!order || !gn || !l3_taken)
 		return pv_fail(e, ENOMEM, "plan");
+	f.l3_taken = l3_taken;
 	f.kind = best_kind(t, c);
 	r.gpu_nodes = gn;
 	r.asym = l3_sizes_differ(t, c, f.kind);
@@ -245,7 +343,12 @@ static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct p
 	} else {
 		f.pairs = pol->smt != PV_OFF;
 	}
-	fill_l3s(p, t, c, order, &f);
+	if (p->cfg.bound && !p->free_placement) {
+		if (fill_bound(p, t, c, order, &f, need, e) < 0)
+			return -1;
+	} else {
+		fill_l3s(p, t, c, order, &f);
+	}
 	if (p->nvcpu < need)
 		return capacity_error(p, c, &f, e);
 	return 0;
@@ -333,8 +436,11 @@ static int alloc_plan(struct pv_plan *p, int need, struct pv_err *e)
 	p->irq_cpus = hwloc_bitmap_alloc();
 	p->host_cpus = hwloc_bitmap_alloc();
 	p->mem_nodes = hwloc_bitmap_alloc();
+	p->pve_affinity = hwloc_bitmap_alloc();
+	p->pve_vcpus = hwloc_bitmap_alloc();
 	if (!p->vcpus || !p->vcpu_cpus || !p->vm_cpus || !p->emulator || !p->irq_cpus ||
-	    !p->host_cpus || !p->mem_nodes)
+	    !p->host_cpus || !p->mem_nodes || !p->pve_affinity ||
+	    !p->pve_vcpus)
 		return pv_fail(e, ENOMEM, "plan");
 	return 0;
 }
@@ -384,20 +490,28 @@ static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct p
 		hwloc_bitmap_copy(p->irq_cpus, pol->irq_cpus);
 	else
 		hwloc_bitmap_copy(p->irq_cpus, p->emulator);
+	hwloc_bitmap_copy(p->host_cpus, hwloc_topology_get_topology_cpuset(t->h));
+	hwloc_bitmap_andnot(p->host_cpus, p->host_cpus, p->vm_cpus);
+	if (c && c->cpus)
+		hwloc_bitmap_andnot(p->host_cpus, p->host_cpus, c->cpus);
+	if (pv_plan_host_reserve(p, t, pol, e) < 0)
+		return -1;
 	place_host(p, t, c);
 	return 0;
 }
 
-int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
-		 const struct pv_vmconf *vc, const struct pv_claims *claims,
-		 struct pv_plan *p, struct pv_err *e)
+static int plan_make(const struct pv_topo *t, const struct pv_policy *pol,
+		     const struct pv_vmconf *vc, const struct pv_claims *claims,
+		     struct pv_plan *p, bool free_placement, struct pv_err *e)
 {
 	int need;
 
 	memset(p, 0, sizeof(*p));
 	p->vmid = vc->vmid;
+	p->free_placement = free_placement;
 	need = vcpu_count(pol, vc, e);
 	if (need < 0 || alloc_plan(p, need, e) < 0 ||
+	    pv_plan_cfg_read(t, vc, need, p, e) < 0 ||
 	    pv_plan_devices(t, pol, vc, claims, p, e) < 0)
 		goto fail;
 	p->mode = pick_mode(pol, p);
@@ -406,10 +520,50 @@ int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
 	    pv_plan_guest(t, vc, p, e) < 0 ||
 	    pv_plan_actions(pol, p, e) < 0)
 		goto fail;
+	hwloc_bitmap_copy(p->pve_affinity, p->vm_cpus);
+	hwloc_bitmap_copy(p->pve_vcpus, p->vcpu_cpus);
+	if (vc->template) { /* PVE starts it for backup only: nothing to change */
+		p->nact = 0;
+		pv_plan_warn(p, "VM %d is a template: PVE starts it only for a backup, without its "
+			     "devices, NUMA layout or hugepages, so pvepin leaves the host alone", p->vmid);
+	}
 	return 0;
 fail:
 	pv_plan_free(p);
 	return -1;
+}
+
+/* What `plan --pve` proposes comes from a plan by device locality alone;
+ * the plan pvepin carries out follows the config's bindings, since QEMU
+ * applies them. Where the two differ, say which device wanted what. */
+static void adopt_free_plan(struct pv_plan *p, struct pv_plan *q)
+{
+	for (int i = 0; i < p->ngnuma; i++)
+		hwloc_bitmap_free(p->gnuma[i].cpus);
+	memcpy(p->gnuma, q->gnuma, sizeof(p->gnuma));
+	p->ngnuma = q->ngnuma;
+	q->ngnuma = 0;
+	memcpy(p->smp, q->smp, sizeof(p->smp));
+	hwloc_bitmap_copy(p->pve_affinity, q->vm_cpus);
+	hwloc_bitmap_copy(p->pve_vcpus, q->vcpu_cpus);
+}
+
+int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
+		 const struct pv_vmconf *vc, const struct pv_claims *claims,
+		 struct pv_plan *p, struct pv_err *e)
+{
+	struct pv_plan q;
+	struct pv_err qe = { 0 };
+
+	if (plan_make(t, pol, vc, claims, p, false, e) < 0)
+		return -1;
+	if (!p->cfg.bound || p->mode == PV_MODE_MANUAL)
+		return 0;
+	if (plan_make(t, pol, vc, claims, &q, true, &qe) == 0) {
+		adopt_free_plan(p, &q);
+		pv_plan_free(&q);
+	}
+	return 0;
 }
 
 void pv_plan_free(struct pv_plan *p)
@@ -421,6 +575,9 @@ void pv_plan_free(struct pv_plan *p)
 	hwloc_bitmap_free(p->irq_cpus);
 	hwloc_bitmap_free(p->host_cpus);
 	hwloc_bitmap_free(p->mem_nodes);
+	hwloc_bitmap_free(p->pve_affinity);
+	hwloc_bitmap_free(p->pve_vcpus);
+	pv_plan_cfg_free(&p->cfg);
 	for (int i = 0; i < p->ngnuma; i++)
 		hwloc_bitmap_free(p->gnuma[i].cpus);
 	memset(p, 0, sizeof(*p));
