@@ -41,7 +41,8 @@ static bool core_usable(const struct pv_topo *t, const struct pv_claims *c, int 
 {
 	const struct pv_core *co = &t->core[ci];
 
-	if (co->kind != kind)
+	/* a CPU no NUMA node holds: its memory locality is unknown (issue 14) */
+	if (co->kind != kind || (co->node < 0 && t->nnode > 0))
 		return false;
 	for (int i = 0; c && c->cpus && i < co->npu; i++)
 		if (hwloc_bitmap_isset(c->cpus, co->pu[i]))
