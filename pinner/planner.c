@@ -473,6 +473,26 @@ static int vcpu_count(const struct pv_policy *pol, const struct pv_vmconf *vc, s
 	return conf_n;
 }
 
+/* Sockets are a stronger boundary than L3s (issue 14): never crossed
+ * silently. */
+static void warn_sockets(struct pv_plan *p, const struct pv_topo *t)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t pkgs = hwloc_bitmap_alloc();
+
+	if (!pkgs)
+		return;
+	for (int i = 0; i < p->nvcpu; i++) {
+		hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(t->h, p->vcpus[i].pu);
+		hwloc_obj_t pk = pu ? hwloc_get_ancestor_obj_by_type(t->h, HWLOC_OBJ_PACKAGE, pu) : NULL;
+
+		if (pk)
+			hwloc_bitmap_set(pkgs, pk->logical_index);
+	}
+	if (hwloc_bitmap_weight(pkgs) > 1)
+		pv_plan_warn(p, "the vCPUs span %d sockets: their caches and memory are a socket "
+			     "link apart; give the VM fewer vCPUs to keep it in one", hwloc_bitmap_weight(pkgs));
+}
+
 static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
 		      const struct pv_claims *c, int need, struct pv_err *e)
 {
@@ -483,6 +503,7 @@ static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct p
 	if (p->mode == PV_MODE_MANUAL ? place_manual(p, t, pol, c, core_used, e) < 0 :
 					place_auto(p, t, pol, c, need, core_used, e) < 0)
 		return -1;
+	warn_sockets(p, t);
 	place_emulator(p, t, c, core_used);
 	hwloc_bitmap_or(p->vm_cpus, p->vcpu_cpus, p->emulator);
 	/* With no CPU beside the vCPUs, device IRQs stay where the kernel put
