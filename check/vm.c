@@ -28,45 +28,6 @@ static void check_iommu(const struct pv_vmctx *c, struct pv_report *r)
 		pv_report_add(r, PV_ERROR, "iommu-group", "%s", c->plan.refuse[i]);
 }
 
-/* Host nodes the guest node's vCPUs actually run on, under the plan. */
-static void guest_node_hostnodes(const struct pv_vmctx *c, hwloc_const_bitmap_t gcpus,
-				 hwloc_bitmap_t nodes, hwloc_bitmap_t pus)
-{
-	int v;
-
-	hwloc_bitmap_foreach_begin(v, gcpus) {
-		if (v < c->plan.nvcpu) {
-			hwloc_bitmap_set(pus, c->plan.vcpus[v].pu);
-			if (c->plan.vcpus[v].node >= 0)
-				hwloc_bitmap_set(nodes, (unsigned)c->plan.vcpus[v].node);
-		}
-	}
-	hwloc_bitmap_foreach_end();
-}
-
-static void check_numa_node(const struct pv_vmctx *c, int i, struct pv_report *r)
-{
-	const struct pv_gnuma *g = &c->vc.gnuma[i];
-	hwloc_bitmap_t nodes = hwloc_bitmap_alloc(), pus = hwloc_bitmap_alloc();
-	char a[256], b[256], d[256], gc[256];
-
-	if (!nodes || !pus)
-		goto out;
-	guest_node_hostnodes(c, g->cpus, nodes, pus);
-	if (!g->hostnodes || hwloc_bitmap_iszero(nodes))
-		goto out;
-	if (!hwloc_bitmap_isequal(nodes, g->hostnodes))
-		pv_report_add(r, PV_ERROR, "numa-hostnodes",
-			      "numa%d: guest CPUs %s run on host CPUs %s (node %s) but hostnodes=%s, so "
-			      "their memory is remote: set numa%d hostnodes=%s (see `pvepin plan %d --pve`)",
-			      i, cl(gc, sizeof(gc), g->cpus), cl(a, sizeof(a), pus),
-			      cl(b, sizeof(b), nodes), cl(d, sizeof(d), g->hostnodes), i,
-			      cl(b, sizeof(b), nodes), c->vmid);
-out:
-	hwloc_bitmap_free(nodes);
-	hwloc_bitmap_free(pus);
-}
-
 static void check_numa(const struct pv_vmctx *c, struct pv_report *r)
 {
 	long sum = 0;
@@ -77,7 +38,6 @@ static void check_numa(const struct pv_vmctx *c, struct pv_report *r)
 			continue;
 		n++;
 		sum += c->vc.gnuma[i].memory_mb;
-		check_numa_node(c, i, r);
 	}
 	if (n && sum != c->vc.memory_mb)
 		pv_report_add(r, PV_ERROR, "numa-memory",
@@ -102,16 +62,11 @@ static int l3_span(const struct pv_topo *t, hwloc_const_bitmap_t set)
 
 static void check_affinity(const struct pv_vmctx *c, struct pv_report *r)
 {
-	char a[1024], b[1024];
+	char a[1024];
 	int span;
 
 	if (!c->vc.affinity)
 		return;
-	if (!hwloc_bitmap_isincluded(c->plan.vcpu_cpus, c->vc.affinity))
-		pv_report_add(r, PV_WARN, "affinity",
-			      "affinity %s does not cover the planned vCPU CPUs %s: set affinity %s",
-			      cl(a, sizeof(a), c->vc.affinity), cl(b, sizeof(b), c->plan.vcpu_cpus),
-			      cl(b, sizeof(b), c->plan.vm_cpus));
 	span = l3_span(&c->topo, c->vc.affinity);
 	if (c->plan.mode == PV_MODE_GAMING && span > c->pol.max_l3)
 		pv_report_add(r, PV_WARN, "affinity-l3",
@@ -140,15 +95,16 @@ static void check_hugepages(const struct pv_vmctx *c, struct pv_report *r)
 	}
 }
 
-static void check_smp(const struct pv_vmctx *c, struct pv_report *r)
+/* Exactly what `plan --pve` proposes (issue 16: check never says ok while
+ * plan --pve has changes for the same VM). */
+static void check_pve_diff(const struct pv_vmctx *c, struct pv_report *r)
 {
-	const struct pv_smp *s = &c->vc.smp;
-	int threads = strstr(c->plan.smp, "threads=2") ? 2 : 1;
+	struct pv_pve_diff d[PV_MAX_PVE_DIFF];
+	int n = pv_plan_pve_diff(&c->plan, &c->vc, d, PV_MAX_PVE_DIFF);
 
-	if (s->present && s->threads && s->threads != threads)
-		pv_report_add(r, PV_WARN, "smp-threads",
-			      "-smp says threads=%d but the plan gives the guest threads=%d: use -smp '%s'",
-			      s->threads, threads, c->plan.smp);
+	for (int i = 0; i < n; i++)
+		pv_report_add(r, d[i].error ? PV_ERROR : PV_WARN, d[i].tag, "%s (`pvepin plan %d --pve`: %s)",
+			      d[i].why, c->vmid, d[i].line);
 }
 
 void pv_check_vm(const struct pv_vmctx *c, struct pv_report *r)
@@ -157,9 +113,9 @@ void pv_check_vm(const struct pv_vmctx *c, struct pv_report *r)
 
 	check_iommu(c, r);
 	check_numa(c, r);
+	check_pve_diff(c, r);
 	check_affinity(c, r);
 	check_hugepages(c, r);
-	check_smp(c, r);
 	pv_check_vm_memory(c->vmid, r);
 	for (int i = 0; i < c->plan.nwarn; i++)
 		pv_report_add(r, PV_WARN, "plan", "%s", c->plan.warn[i]);

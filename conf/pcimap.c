@@ -16,7 +16,7 @@
 
 struct scan {
 	const char *name, *node;
-	struct pv_bdf *out;
+	struct pv_mapalt *alt;
 	int max, n;
 	bool in_target, seen_target, found;
 	int line, target_line; /* the line read, and the entry's header line */
@@ -43,23 +43,42 @@ static int header(struct scan *s, char *line, struct pv_err *e)
 	return 0;
 }
 
-static int parse_path(struct scan *s, const char *path, struct pv_err *e)
+static int parse_path(struct scan *s, struct pv_mapalt *a, const char *path, struct pv_err *e)
 {
 	_cleanup_free_ char *copy = strdup(path);
 	char *item, *save = NULL;
 
 	if (!copy)
 		return pv_fail(e, ENOMEM, "pci.cfg");
-	s->n = 0;
+	a->nbdf = 0;
 	for (item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
-		if (s->n >= s->max)
-			return pv_fail(e, 0, "more than %d devices in path=", s->max);
-		if (pv_bdf_parse(item, true, &s->out[s->n], e) < 0)
+		if (a->nbdf >= PV_MAX_FUNCS)
+			return pv_fail(e, 0, "more than %d devices in path=", PV_MAX_FUNCS);
+		if (pv_bdf_parse(item, true, &a->bdf[a->nbdf], e) < 0)
 			return -1;
-		s->n++;
+		a->nbdf++;
 	}
-	if (s->n == 0)
+	if (a->nbdf == 0)
 		return pv_fail(e, 0, "path= lists no device");
+	return 0;
+}
+
+/* id=VVVV:DDDD and iommugroup=N, which PVE checks against the hardware
+ * before it uses an entry (PVE::Mapping::PCI::assert_valid). */
+static int parse_ids(struct pv_mapalt *a, const struct pv_props *pr, struct pv_err *e)
+{
+	const char *id = pv_props_get(pr, "id");
+	const char *grp = pv_props_get(pr, "iommugroup");
+	char tail;
+	long g;
+
+	a->iommugroup = -1;
+	if (id && (sscanf(id, "%4x:%4x%c", &a->vendor, &a->device, &tail) != 2 || strlen(id) != 9))
+		return pv_fail(e, 0, "id=%.32s is not a vendor:device id like 10de:2684", id);
+	if (grp && pv_parse_long(grp, 0, 1 << 20, &g) < 0)
+		return pv_fail(e, 0, "iommugroup=%.32s is not a number", grp);
+	if (grp)
+		a->iommugroup = (int)g;
 	return 0;
 }
 
@@ -67,6 +86,7 @@ static int map_fill(struct scan *s, const struct pv_props *pr, struct pv_err *e)
 {
 	const char *node = pv_props_get(pr, "node");
 	const char *path = pv_props_get(pr, "path");
+	struct pv_mapalt *a = &s->alt[s->n];
 
 	if (!node)
 		return pv_fail(e, 0, "a map line has no node=");
@@ -75,9 +95,12 @@ static int map_fill(struct scan *s, const struct pv_props *pr, struct pv_err *e)
 	if (!path)
 		return pv_fail(e, 0, "the map line for node '%s' has no path= (expected path=0000:81:00.0)",
 			       s->node);
-	if (parse_path(s, path, e) < 0)
+	if (s->n >= s->max)
+		return pv_fail(e, 0, "more than %d map lines for node '%s'", s->max, s->node);
+	memset(a, 0, sizeof(*a));
+	if (parse_path(s, a, path, e) < 0 || parse_ids(a, pr, e) < 0)
 		return pv_wrap(e, "map for node '%s'", s->node);
-	s->found = true;
+	s->n++;
 	return 0;
 }
 
@@ -94,7 +117,7 @@ static int map_line(struct scan *s, const char *val, struct pv_err *e)
 	return 0;
 }
 
-/* "\tkey value": only `map` matters, and only until this node's is found. */
+/* "\tkey value": only `map` matters. */
 static int property(struct scan *s, char *line, struct pv_err *e)
 {
 	char *key = line, *val;
@@ -107,7 +130,7 @@ static int property(struct scan *s, char *line, struct pv_err *e)
 	while (isspace((unsigned char)*val))
 		val++;
 	rtrim(val);
-	if (strcmp(key, "map") != 0 || !s->in_target || s->found)
+	if (strcmp(key, "map") != 0 || !s->in_target)
 		return 0;
 	return map_line(s, val, e);
 }
@@ -121,12 +144,12 @@ static int scan_line(struct scan *s, char *line, struct pv_err *e)
 	return property(s, line, e);
 }
 
-int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *name,
-			   const char *node, struct pv_bdf *out, int max, int *n,
-			   struct pv_err *e)
+int pv_pcimap_parse_alts(const char *text, const char *cfgname, const char *name,
+			 const char *node, struct pv_mapalt *alt, int max, int *n,
+			 struct pv_err *e)
 {
 	_cleanup_free_ char *buf = strdup(text);
-	struct scan s = { .name = name, .node = node, .out = out, .max = max };
+	struct scan s = { .name = name, .node = node, .alt = alt, .max = max };
 	char *line, *nl;
 	int lineno = 0;
 
@@ -141,13 +164,31 @@ int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *na
 		if (scan_line(&s, line, e) < 0)
 			return pv_wrap(e, "%s:%d", cfgname, lineno);
 	}
+	/* PCI.pm parse_hostpci: "PCI device mapping not found" */
 	if (!s.seen_target)
-		return pv_fail(e, 0, "mapping '%s' not found in %s (define it under Datacenter > Resource Mappings)",
+		return pv_fail(e, 0, "PCI device mapping not found for '%s' in %s (define it under Datacenter > Resource Mappings)",
 			       name, cfgname);
-	if (!s.found)
-		return pv_fail(e, 0, "%s:%d: mapping '%s' has no device for node '%s' (add a map line "
-			       "with node=%s)", cfgname, s.target_line, name, node, node);
+	if (!s.n)
+		return pv_fail(e, 0, "%s:%d: PCI device mapping not found for '%s': no device for node '%s' (add a map line with node=%s)",
+			       cfgname, s.target_line, name, node, node);
 	*n = s.n;
+	return 0;
+}
+
+int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *name,
+			   const char *node, struct pv_bdf *out, int max, int *n,
+			   struct pv_err *e)
+{
+	struct pv_mapalt alt[PV_MAX_MAPALT];
+	int nalt;
+
+	*n = 0;
+	if (pv_pcimap_parse_alts(text, cfgname, name, node, alt, PV_MAX_MAPALT, &nalt, e) < 0)
+		return -1;
+	if (alt[0].nbdf > max)
+		return pv_fail(e, 0, "mapping '%s': more than %d devices in path=", name, max);
+	memcpy(out, alt[0].bdf, sizeof(*out) * (size_t)alt[0].nbdf);
+	*n = alt[0].nbdf;
 	return 0;
 }
 
@@ -205,8 +246,11 @@ static int pv_nodename(char *buf, size_t n, struct pv_err *e)
 static int resolve_one(struct pv_hostpci *h, const char *text, const char *cfg,
 		       const char *node, struct pv_err *e)
 {
-	return pv_pcimap_parse_string(text, cfg, h->mapping, node, h->bdf, PV_MAX_FUNCS,
-				      &h->nbdf, e);
+	if (pv_pcimap_parse_alts(text, cfg, h->mapping, node, h->alt, PV_MAX_MAPALT, &h->nalt, e) < 0)
+		return -1;
+	memcpy(h->bdf, h->alt[0].bdf, sizeof(h->bdf));
+	h->nbdf = h->alt[0].nbdf;
+	return 0;
 }
 
 int pv_pcimap_resolve(struct pv_vmconf *c, const char *conf, struct pv_err *e)

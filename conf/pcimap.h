@@ -8,10 +8,13 @@
 #include "conf/vmconf.h"
 
 /* Find mapping `name` in pci.cfg text (cfgname is used in error messages)
- * and fill out[0..*n) with the functions of its `map` line for `node`.
- * A mapping may list several devices for one node (PVE then takes the first
- * one not in use); pvepin cannot know which is free before the start, so it
- * takes the first. */
+ * and fill alt[0..*n) with every `map` line for `node`, in file order:
+ * PVE takes the first one not in use (PCI.pm choose_hostpci_devices), which
+ * the planner decides, with the hardware in view. */
+int pv_pcimap_parse_alts(const char *text, const char *cfgname, const char *name,
+			 const char *node, struct pv_mapalt *alt, int max, int *n,
+			 struct pv_err *e);
+/* The functions of the first such line (at most max). */
 int pv_pcimap_parse_string(const char *text, const char *cfgname, const char *name,
 			   const char *node, struct pv_bdf *out, int max, int *n,
 			   struct pv_err *e);

@@ -51,6 +51,8 @@ void pv_policy_defaults(struct pv_policy *p)
 	p->irqbalance = PV_IRQB_BAN;
 	p->isolate = true;
 	strcpy(p->governor, "performance");
+	p->reserve_cores = -1;
+	p->reserve_mib = -1;
 }
 
 void pv_policy_free(struct pv_policy *p)

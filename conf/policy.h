@@ -28,6 +28,7 @@ struct pv_policy {
 	/* [memory] */
 	enum pv_hp hugepages;
 	hwloc_bitmap_t nodes; /* NULL = auto */
+	long reserve_mib;   /* per node kept from hugepages, -1 = auto */
 	/* [devices] */
 	bool vfio_auto;     /* every hostpciN of the VM config */
 	struct pv_bdf vfio[PV_MAX_VFIO];
@@ -40,6 +41,7 @@ struct pv_policy {
 	/* [host] */
 	bool isolate;
 	char governor[32];  /* "" = leave governors alone */
+	int reserve_cores;  /* cores kept for the host, -1 = auto; 0 = none */
 };
 
 /* Built-in defaults, as doc/DESIGN.md "Policy file" lists them. */

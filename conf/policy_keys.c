@@ -227,6 +227,31 @@ static int set_governor(struct pv_policy *p, const char *v, struct pv_err *e)
 	return -1;
 }
 
+/* auto (-1) or a count 0..max */
+static int set_auto_long(long *out, const char *v, long max)
+{
+	if (strcasecmp(v, "auto") == 0) {
+		*out = -1;
+		return 0;
+	}
+	return pv_parse_long(v, 0, max, out);
+}
+
+static int set_reserve_cores(struct pv_policy *p, const char *v, struct pv_err *e)
+{
+	long n;
+
+	if (set_auto_long(&n, v, PV_MAX_CPUS) < 0)
+		return -1;
+	p->reserve_cores = (int)n;
+	return 0;
+}
+
+static int set_reserve_mib(struct pv_policy *p, const char *v, struct pv_err *e)
+{
+	return set_auto_long(&p->reserve_mib, v, 1L << 30);
+}
+
 #define BOOLS "yes, no, true, false, 1, 0"
 
 static const struct pv_policy_key keys[] = {
@@ -245,16 +270,18 @@ static const struct pv_policy_key keys[] = {
 	{ PV_PK_ISOLATE, "host", "isolate", BOOLS, set_isolate },
 	{ PV_PK_GOVERNOR, "host", "governor",
 	  "performance, powersave, schedutil, ondemand, conservative, userspace, keep", set_governor },
+	{ PV_PK_RESERVE_CORES, "host", "reserve_cores", "auto or a count of cores (0: none)", set_reserve_cores },
+	{ PV_PK_RESERVE_MIB, "memory", "reserve", "auto or MiB per node (0: none)", set_reserve_mib },
 };
 
 static const struct {
 	const char *name, *keys;
 } sections[] = {
 	{ "vm", "mode, vcpus, prefer, max_l3, smt" },
-	{ "memory", "hugepages, nodes" },
+	{ "memory", "hugepages, nodes, reserve" },
 	{ "devices", "vfio, restore_driver" },
 	{ "irq", "steer, cpus, irqbalance" },
-	{ "host", "isolate, governor" },
+	{ "host", "isolate, governor, reserve_cores" },
 };
 
 const struct pv_policy_key *pv_policy_key_find(const char *section, const char *name)

@@ -102,16 +102,37 @@ static int opt_bool(const struct pv_props *pr, const char *key, bool *out, struc
 	return 0;
 }
 
+/* mdev= and driver= as PCI.pm's $hostpci_fmt allows them. */
+static int hostpci_driver(struct pv_hostpci *h, const struct pv_props *pr, struct pv_err *e)
+{
+	const char *mdev = pv_props_get(pr, "mdev");
+	const char *drv = pv_props_get(pr, "driver");
+
+	if (drv && strcmp(drv, "vfio") && strcmp(drv, "keep"))
+		return pv_fail(e, 0, "driver=%.32s (allowed: vfio, keep)", drv);
+	h->keep = drv && !strcmp(drv, "keep");
+	if (!mdev)
+		return 0;
+	if (!*mdev || strlen(mdev) >= sizeof(h->mdev) || strpbrk(mdev, "/.:"))
+		return pv_fail(e, 0, "mdev=%.64s is not a mediated device type", mdev);
+	/* PCI.pm parse_hostpci */
+	if (h->nbdf > 1)
+		return pv_fail(e, 0, "cannot use mediated device with multifunction device");
+	strcpy(h->mdev, mdev);
+	return 0;
+}
+
 static int hostpci_fill(struct pv_hostpci *h, const struct pv_props *pr, struct pv_err *e)
 {
 	const char *host = pv_props_get(pr, "host");
 	const char *map = pv_props_get(pr, "mapping");
 	const char *rom = pv_props_get(pr, "romfile");
 
+	/* PCI.pm parse_hostpci's words */
 	if (host && map)
-		return pv_fail(e, 0, "give either host= or mapping=, not both");
+		return pv_fail(e, 0, "Cannot set both 'host' and 'mapping'");
 	if (!host && !map)
-		return pv_fail(e, 0, "no device (expected a PCI address like 0000:81:00.0, or mapping=NAME)");
+		return pv_fail(e, 0, "Either 'host' or 'mapping' must be set (a PCI address like 0000:81:00.0, or mapping=NAME)");
 	if (host && parse_host_list(h, host, e) < 0)
 		return -1;
 	if (map && !valid_configid(map))
@@ -124,6 +145,8 @@ static int hostpci_fill(struct pv_hostpci *h, const struct pv_props *pr, struct 
 		return -1;
 	if (rom)
 		strcpy(h->romfile, rom);
+	if (hostpci_driver(h, pr, e) < 0)
+		return -1;
 	h->present = true;
 	return 0;
 }
@@ -312,6 +335,44 @@ static int key_args(struct pv_vmconf *c, int idx, const char *val, struct pv_err
 	return pv_args_parse_smp(val, &c->smp, e);
 }
 
+static int key_bool(bool *out, const char *val, struct pv_err *e)
+{
+	if (pv_parse_bool(val, out) < 0)
+		return pv_fail(e, 0, "'%.32s' is not a boolean (allowed: 0, 1)", val);
+	return 0;
+}
+
+static int key_template(struct pv_vmconf *c, int idx, const char *val, struct pv_err *e)
+{
+	return key_bool(&c->template, val, e);
+}
+
+static int key_kvm(struct pv_vmconf *c, int idx, const char *val, struct pv_err *e)
+{
+	return key_bool(&c->kvm, val, e);
+}
+
+/* QemuServer.pm parse_hotplug_features: a list of features, or 1/0. */
+static int key_hotplug(struct pv_vmconf *c, int idx, const char *val, struct pv_err *e)
+{
+	_cleanup_free_ char *copy = strdup(val);
+	char *f, *save = NULL;
+
+	c->hotplug_memory = false;
+	if (!copy)
+		return pv_fail(e, ENOMEM, "hotplug");
+	if (!strcmp(val, "1") || !strcmp(val, "0"))
+		return 0; /* 1 = network,disk,usb: no memory */
+	for (f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(f, "memory"))
+			c->hotplug_memory = true;
+		else if (strcmp(f, "network") && strcmp(f, "disk") && strcmp(f, "cpu") &&
+			 strcmp(f, "usb") && strcmp(f, "cloudinit"))
+			return pv_fail(e, 0, "unable to parse hotplug option '%.32s'", f);
+	}
+	return 0;
+}
+
 typedef int (*key_fn)(struct pv_vmconf *c, int idx, const char *val, struct pv_err *e);
 
 static const struct {
@@ -331,16 +392,21 @@ static const struct {
 	{ "cpu", 0, key_cpu },
 	{ "name", 0, key_name },
 	{ "args", 0, key_args },
+	{ "template", 0, key_template },
+	{ "kvm", 0, key_kvm },
+	{ "hotplug", 0, key_hotplug },
 };
 
 struct line {
-	char key[32];   /* letters and '_' */
+	char key[32];   /* letters, '_' and '-' */
 	const char *idx; /* the digits after them, "" if none */
 	char *val;      /* trimmed */
 };
 
-/* Split a line as PVE's /^([a-z][a-z_]*\d*):\s*(.+?)\s*$/ does; 0 if it
- * does not match (PVE skips such lines, with a warning). */
+/* Split a line as qemu-server's parse_vm_config does,
+ * /^([a-z][a-z_\-]*\d*):\s*(.+?)\s*$/; 0 if it does not match (PVE skips
+ * such a line with "unable to parse config"; pvepin refuses the config,
+ * since what it cannot read may be what it should have done). */
 static int split_line(char *s, struct line *l)
 {
 	size_t na = 0, nd;
@@ -348,7 +414,7 @@ static int split_line(char *s, struct line *l)
 
 	if (*s < 'a' || *s > 'z')
 		return 0;
-	while ((s[na] >= 'a' && s[na] <= 'z') || s[na] == '_')
+	while ((s[na] >= 'a' && s[na] <= 'z') || s[na] == '_' || s[na] == '-')
 		na++;
 	nd = strspn(s + na, "0123456789");
 	if (s[na + nd] != ':' || na >= sizeof(l->key))
@@ -363,7 +429,9 @@ static int split_line(char *s, struct line *l)
 	end = l->val + strlen(l->val);
 	while (end > l->val && isspace((unsigned char)end[-1]))
 		*--end = '\0';
-	return *l->val ? 1 : 0;
+	if (!*l->val) /* (.+?) needs a character, a blank one will do */
+		return s[na + nd + 1] ? 1 : 0;
+	return 1;
 }
 
 static int parse_index(const char *s, int n, int *out, struct pv_err *e)
@@ -381,8 +449,11 @@ static int handle_line(struct pv_vmconf *c, char *s, struct pv_err *e)
 	struct line l;
 	int idx = 0;
 
+	if (s[strspn(s, " \t\r\f\v")] == '\0')
+		return 0; /* parse_vm_config: next if $line =~ m/^\s*$/ */
 	if (!split_line(s, &l))
-		return 0;
+		return pv_fail(e, 0, "vm %d - unable to parse config (not a `key: value` line)",
+			       c->vmid);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].name, l.key) || !keys[i].nidx != !*l.idx)
 			continue;
@@ -405,6 +476,7 @@ int pv_vmconf_parse_string(const char *text, const char *name, int vmid,
 	c->memory_mb = 512;
 	c->cores = 1;
 	c->sockets = 1;
+	c->kvm = true;
 	if (!buf)
 		return pv_fail(e, ENOMEM, "%s", name);
 	for (s = buf; s; s = nl) {
@@ -432,6 +504,7 @@ int pv_vmconf_load(int vmid, const char *explicit_path, struct pv_vmconf *c,
 {
 	_cleanup_free_ char *text = NULL;
 	char path[PV_PATH_MAX];
+	size_t len = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (vmid < PV_VMID_MIN || vmid > PV_VMID_MAX)
@@ -442,9 +515,13 @@ int pv_vmconf_load(int vmid, const char *explicit_path, struct pv_vmconf *c,
 	} else if (pv_path(path, sizeof(path), e, "/etc/pve/qemu-server/%d.conf", vmid) < 0) {
 		return -1;
 	}
-	text = pv_slurp(path, NULL, e);
+	text = pv_slurp(path, &len, e);
 	if (!text)
 		return pv_wrap(e, "VM %d config", vmid);
+	/* A NUL would end the text early and silently drop what follows. */
+	if (memchr(text, '\0', len))
+		return pv_fail(e, 0, "%s: a NUL byte at offset %zu: not a PVE VM config", path,
+			       (size_t)((char *)memchr(text, '\0', len) - text));
 	if (pv_vmconf_parse_string(text, path, vmid, c, e) < 0)
 		return -1;
 	if (pv_pcimap_resolve(c, path, e) < 0) {

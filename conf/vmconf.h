@@ -10,6 +10,16 @@
 #define PV_MAX_HOSTPCI 16 /* hostpci0..hostpci15 */
 #define PV_MAX_GNUMA 8    /* numa0..numa7 */
 #define PV_MAX_FUNCS 16   /* BDFs in one hostpciN (host=A;B;...) */
+#define PV_MAX_MAPALT 8   /* map lines of one mapping for this node */
+
+/* One `map` line of a PCI resource mapping for this node: an alternative
+ * PVE may take (PCI.pm parse_hostpci / choose_hostpci_devices). */
+struct pv_mapalt {
+	struct pv_bdf bdf[PV_MAX_FUNCS];
+	int nbdf;
+	unsigned vendor, device; /* from id=VVVV:DDDD, 0 if not given */
+	int iommugroup;          /* from iommugroup=, -1 if not given */
+};
 
 struct pv_hostpci {
 	bool present;
@@ -19,6 +29,11 @@ struct pv_hostpci {
 	bool pcie, xvga;
 	char romfile[256];  /* "" if none; a file name under /usr/share/kvm */
 	int line;           /* its line in the config, for errors */
+	char mdev[64];      /* mdev=TYPE: PVE creates a mediated device, the
+			     * parent keeps its host driver; "" if none */
+	bool keep;          /* driver=keep: neither reset nor bound */
+	struct pv_mapalt alt[PV_MAX_MAPALT]; /* mapping=: every map line of this node */
+	int nalt;           /* bdf[] is alt[0] until the planner chooses */
 };
 
 struct pv_gnuma {
@@ -48,6 +63,9 @@ struct pv_vmconf {
 	char cpu[256];         /* cpu: value, "" if not set */
 	bool cpu_pdpe1gb;      /* cpu flags include +pdpe1gb */
 	struct pv_smp smp;     /* from args: -smp */
+	bool template;         /* template: 1 (PVE starts it minimized, for backup only) */
+	bool kvm;              /* kvm: (default 1); 0: TCG, vCPU threads "CPU n/TCG" */
+	bool hotplug_memory;   /* hotplug: lists memory (DIMMs beyond 1 GiB static) */
 };
 
 /* Parse config text; name is used in "name:line: ..." errors. */

@@ -71,7 +71,7 @@ static void print(const struct pv_vmctx *c, const struct cmd_flags *fl)
 	if (pv_opt.json)
 		pv_plan_json(stdout, &c->plan, &c->topo);
 	else if (fl->pve)
-		pv_plan_print_pve(stdout, &c->plan);
+		pv_plan_print_pve(stdout, &c->plan, &c->vc);
 	else
 		pv_plan_print(stdout, &c->plan, &c->topo);
 }

@@ -36,12 +36,42 @@ struct pv_plan_pages {
 	long count;
 };
 
+/* What PVE does with a passthrough function (PCI.pm prepare_pci_device). */
+enum pv_dev_treat { PV_DEV_BIND = 0, PV_DEV_KEEP, PV_DEV_MDEV };
+
 struct pv_plan_dev {
 	char bdf[PV_BDF_LEN];
 	int group;            /* IOMMU group, -1 unknown */
 	char driver[64];      /* current (host) driver, "" unknown/none */
-	char target[16];      /* "vfio-pci" */
+	char target[16];      /* "vfio-pci"; "" when not bound (keep, mdev parent) */
 	bool listed;          /* named by the VM config (false: other member of its group) */
+	enum pv_dev_treat treat;
+	int hostpci;          /* hostpciN it came from, -1 (group member, policy vfio) */
+	char mapping[64];     /* mapping=NAME it came from, "" if none */
+	int map_entry;        /* which map line of this node (0-based), -1 if none */
+	int node;             /* its NUMA node, -1 unknown */
+	char kind[16];        /* gpu, nic, nvme, storage, usb, ... */
+};
+
+/* One guest NUMA node as QEMU gets it from the VM config (qemu-server
+ * Memory.pm config): its vCPUs and the host nodes its memory is bound to. */
+struct pv_cfg_gnode {
+	hwloc_bitmap_t cpus;      /* guest vCPU numbers */
+	hwloc_bitmap_t hostnodes; /* host-nodes=, NULL when unbound */
+	char policy[16];          /* bind|preferred|interleave, "" unbound */
+	long memory_mb;
+	bool from_socket;         /* numa: 1 without numaN lines: socket i */
+};
+
+/* The VM config as PVE applies it (pinner/plan_pve.c). */
+struct pv_plan_cfg {
+	int cores, sockets, vcpus; /* vcpus: what QEMU creates */
+	long memory_mb;
+	bool numa, template, kvm, hotplug_memory;
+	long hugepages_kb;         /* the config's hugepages: (-1 any), 0 none */
+	struct pv_cfg_gnode g[PV_MAX_NODES];
+	int ngnode;
+	bool bound;                /* some guest node's memory is bound to host nodes */
 };
 
 struct pv_plan_gnuma {
@@ -98,6 +128,19 @@ struct pv_plan {
 	struct pv_plan_dev dev[PV_MAX_DEVS];
 	int ndev;
 	char gpu[PV_BDF_LEN];       /* the GPU the placement follows, "" if none */
+	char placed_by[PV_BDF_LEN]; /* the device the placement follows, "" if none */
+	char placed_why[256];       /* which device decided and why, "" if none */
+	struct pv_plan_cfg cfg;     /* what was read */
+	int reserve_cores;          /* the host reserve this plan kept */
+	/* what `plan --pve` proposes (a plan by device locality alone) */
+	hwloc_bitmap_t pve_affinity;
+	hwloc_bitmap_t pve_vcpus;   /* that plan's vCPU CPUs */
+	bool free_placement;        /* internal: plan by locality, ignoring the config's bindings */
+	/* internal: what the plan was made from, so a refusal can try its fixes */
+	bool probing;               /* a plan made only to test a fix: names none */
+	const struct pv_policy *in_pol;
+	const struct pv_vmconf *in_vc;
+	const struct pv_claims *in_claims;
 	/* what the VM config should say to match */
 	char smp[128];
 	struct pv_plan_gnuma gnuma[PV_MAX_NODES];
@@ -125,7 +168,19 @@ void pv_plan_free(struct pv_plan *p);
 int pv_plan_json(FILE *f, const struct pv_plan *p, const struct pv_topo *t);
 /* Human text and the matching `qm set` lines. */
 void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t);
-void pv_plan_print_pve(FILE *f, const struct pv_plan *p);
+/* What `plan --pve` proposes: each place the VM config differs from the
+ * plan, with the qm set line that fixes it. check reports the same list,
+ * so the two always agree (issue 16). */
+#define PV_MAX_PVE_DIFF 8
+struct pv_pve_diff {
+	char tag[24];        /* check's tag: numa-hostnodes, numa, affinity, hugepages, smp */
+	bool error;          /* memory remote from its vCPUs: an error, not a warning */
+	char why[512];
+	char line[1536];
+};
+int pv_plan_pve_diff(const struct pv_plan *p, const struct pv_vmconf *vc,
+		     struct pv_pve_diff *d, int max);
+void pv_plan_print_pve(FILE *f, const struct pv_plan *p, const struct pv_vmconf *vc);
 
 const char *pv_phase_name(enum pv_phase ph);
 const char *pv_act_name(enum pv_act_kind k);

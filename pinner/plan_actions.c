@@ -57,6 +57,8 @@ static int pre_start(const struct pv_policy *pol, struct pv_plan *p, const char 
 		snprintf(a->target, sizeof(a->target), "node%d", a->node);
 	}
 	for (int i = 0; i < p->ndev; i++) {
+		if (p->dev[i].treat != PV_DEV_BIND)
+			continue; /* driver=keep, an mdev's parent: left on the host driver */
 		if (!(a = add(p, PV_PRE_START, PV_ACT_VFIO_BIND)))
 			return -1;
 		set_str(a->target, sizeof(a->target), p->dev[i].bdf);
@@ -85,7 +87,9 @@ static int post_start(const struct pv_policy *pol, struct pv_plan *p, const char
 			return -1;
 		a->vcpu = p->vcpus[i].vcpu;
 		a->pu = p->vcpus[i].pu;
-		snprintf(a->target, sizeof(a->target), "CPU %d/KVM", a->vcpu);
+		/* kvm: 0 runs TCG: QEMU names the threads "CPU n/TCG" */
+		snprintf(a->target, sizeof(a->target), "CPU %d/%s", a->vcpu,
+			 p->cfg.kvm ? "KVM" : "TCG");
 		snprintf(a->value, sizeof(a->value), "%u", a->pu);
 	}
 	if (!(a = add(p, PV_POST_START, PV_ACT_PIN_OTHER)))
@@ -93,6 +97,8 @@ static int post_start(const struct pv_policy *pol, struct pv_plan *p, const char
 	set_str(a->target, sizeof(a->target), "emulator");
 	set_str(a->value, sizeof(a->value), emu[0] ? emu : vm);
 	for (int i = 0; pol->irq_steer && i < p->ndev; i++) {
+		if (p->dev[i].treat != PV_DEV_BIND)
+			continue;
 		if (!(a = add(p, PV_POST_START, PV_ACT_IRQ_STEER)))
 			return -1;
 		set_str(a->target, sizeof(a->target), p->dev[i].bdf);

@@ -13,14 +13,36 @@ static struct pv_plan_dev *find_dev(struct pv_plan *p, const char *bdf)
 	return NULL;
 }
 
-static int add_dev(const struct pv_topo *t, struct pv_plan *p, const char *bdf, bool listed,
-		   struct pv_err *e)
+/* A function the topology does not list (hwloc XML keeps only some):
+ * its bus's node, where another function on that bus is known. */
+static int bus_node(const struct pv_topo *t, const char *bdf)
+{
+	size_t n = strcspn(bdf, ".");
+
+	if (n > 7)
+		n = 7; /* "dddd:bb" */
+	for (int i = 0; i < t->npci; i++)
+		if (!strncmp(t->pci[i].bdf, bdf, n) && t->pci[i].node >= 0)
+			return t->pci[i].node;
+	return -1;
+}
+
+/* Where a function came from and what PVE does with it. */
+struct origin {
+	bool listed;
+	enum pv_dev_treat treat;
+	int hostpci, map_entry;
+	const char *mapping;
+};
+
+static int add_dev(const struct pv_topo *t, struct pv_plan *p, const char *bdf,
+		   const struct origin *o, struct pv_err *e)
 {
 	const struct pv_pcidev *d = pv_topo_pci(t, bdf);
 	struct pv_plan_dev *pd = find_dev(p, bdf);
 
 	if (pd) {
-		pd->listed |= listed;
+		pd->listed |= o->listed;
 		return 0;
 	}
 	if (p->ndev >= PV_MAX_DEVS)
@@ -28,9 +50,17 @@ static int add_dev(const struct pv_topo *t, struct pv_plan *p, const char *bdf, 
 			       PV_MAX_DEVS);
 	pd = &p->dev[p->ndev++];
 	snprintf(pd->bdf, sizeof(pd->bdf), "%s", bdf);
-	snprintf(pd->target, sizeof(pd->target), "vfio-pci");
-	pd->listed = listed;
+	/* PCI.pm prepare_pci_device: driver=keep and an mdev's parent are
+	 * neither reset nor bound */
+	snprintf(pd->target, sizeof(pd->target), "%s", o->treat == PV_DEV_BIND ? "vfio-pci" : "");
+	pd->listed = o->listed;
+	pd->treat = o->treat;
+	pd->hostpci = o->hostpci;
+	pd->map_entry = o->map_entry;
+	snprintf(pd->mapping, sizeof(pd->mapping), "%s", o->mapping ? o->mapping : "");
 	pd->group = d ? d->iommu_group : -1;
+	pd->node = d ? d->node : bus_node(t, bdf);
+	snprintf(pd->kind, sizeof(pd->kind), "%s", d ? pv_pci_kind_name(d->kind) : "device");
 	if (d)
 		snprintf(pd->driver, sizeof(pd->driver), "%s", d->driver);
 	if (d && d->kind == PV_PCI_GPU && !p->gpu[0])
@@ -40,7 +70,7 @@ static int add_dev(const struct pv_topo *t, struct pv_plan *p, const char *bdf, 
 
 /* One BDF as written: a function, or (all_fn) every function of the slot. */
 static int add_written(const struct pv_topo *t, struct pv_plan *p, const struct pv_bdf *b,
-		       struct pv_err *e)
+		       const struct origin *o, struct pv_err *e)
 {
 	char bdf[PV_BDF_LEN];
 	int found = 0;
@@ -50,7 +80,7 @@ static int add_written(const struct pv_topo *t, struct pv_plan *p, const struct 
 		if (!pv_topo_pci(t, bdf) && t->sysfs)
 			return pv_fail(e, 0, "VM %d: PCI device %s does not exist on this host: "
 				       "fix hostpciN (see `pvepin topo`)", p->vmid, bdf);
-		return add_dev(t, p, bdf, true, e);
+		return add_dev(t, p, bdf, o, e);
 	}
 	for (int i = 0; i < t->npci; i++) {
 		unsigned dom, bus, dev, fn;
@@ -59,12 +89,14 @@ static int add_written(const struct pv_topo *t, struct pv_plan *p, const struct 
 		    dom != b->domain || bus != b->bus || dev != b->dev)
 			continue;
 		found++;
-		if (add_dev(t, p, t->pci[i].bdf, true, e) < 0)
+		if (add_dev(t, p, t->pci[i].bdf, o, e) < 0)
 			return -1;
 	}
-	if (!found)
+	if (!found && t->sysfs)
 		return pv_fail(e, 0, "VM %d: no PCI function at %s on this host: fix hostpciN "
 			       "(see `pvepin topo`)", p->vmid, bdf);
+	if (!found) /* an XML topology may not list every function */
+		return add_dev(t, p, bdf, o, e);
 	return 0;
 }
 
@@ -73,7 +105,7 @@ static int add_group_members(const struct pv_topo *t, struct pv_plan *p, struct 
 	int nlisted = p->ndev;
 
 	for (int i = 0; i < nlisted; i++) {
-		int g = p->dev[i].group;
+		int g = p->dev[i].treat == PV_DEV_BIND ? p->dev[i].group : -1;
 
 		for (int k = 0; g >= 0 && k < t->npci; k++) {
 			const struct pv_pcidev *m = &t->pci[k];
@@ -93,7 +125,7 @@ static int add_group_members(const struct pv_topo *t, struct pv_plan *p, struct 
 					       "not pass through: add it as another hostpciN: %s, or --force "
 					       "to bind it anyway", g, p->dev[i].bdf, m->bdf,
 					       pv_pci_kind_name(m->kind), p->vmid, m->bdf);
-			if (add_dev(t, p, m->bdf, false, e) < 0)
+			if (add_dev(t, p, m->bdf, &(struct origin){ .hostpci = -1, .map_entry = -1 }, e) < 0)
 				return -1;
 		}
 	}
@@ -110,24 +142,137 @@ static int check_claims(const struct pv_claims *c, struct pv_plan *p, struct pv_
 	return 0;
 }
 
+static bool alt_used(const struct pv_plan *p, const struct pv_claims *c, const struct pv_mapalt *a)
+{
+	for (int i = 0; i < a->nbdf; i++) {
+		char bdf[PV_BDF_LEN];
+
+		pv_bdf_format(&a->bdf[i], bdf);
+		for (int k = 0; k < p->ndev; k++)
+			if (!strncmp(p->dev[k].bdf, bdf, strlen(bdf)))
+				return true;
+		for (int k = 0; c && k < c->ndevs; k++)
+			if (!strncmp(c->devs[k], bdf, strlen(bdf)))
+				return true;
+	}
+	return false;
+}
+
+/* PVE::Mapping::PCI::assert_valid, for every entry of this node before
+ * one is chosen: the id and IOMMU group the mapping recorded must still
+ * be the hardware's, or PVE refuses after pvepin would have rebound it. */
+static int alt_valid(const struct pv_topo *t, const char *map, int k, const struct pv_mapalt *a,
+		     struct pv_err *e)
+{
+	for (int i = 0; i < a->nbdf && !a->bdf[i].all_fn; i++) {
+		char bdf[PV_BDF_LEN];
+		const struct pv_pcidev *d;
+
+		pv_bdf_format(&a->bdf[i], bdf);
+		d = pv_topo_pci(t, bdf);
+		if (!d && t->sysfs)
+			return pv_fail(e, 0, "PCI device mapping invalid (hardware probably changed): "
+				       "mapping '%s' entry %d: no device at %s", map, k, bdf);
+		if (!d || i > 0)
+			continue; /* id= and iommugroup= describe the first function */
+		if (a->vendor && d->vendor && (d->vendor != a->vendor || d->device != a->device))
+			return pv_fail(e, 0, "PCI device mapping invalid (hardware probably changed): mapping "
+				       "'%s' entry %d says %04x:%04x but %s is %04x:%04x", map, k,
+				       a->vendor, a->device, bdf, d->vendor, d->device);
+		if (a->iommugroup >= 0 && t->sysfs && d->iommu_group >= 0 && d->iommu_group != a->iommugroup)
+			return pv_fail(e, 0, "PCI device mapping invalid (hardware probably changed): mapping "
+				       "'%s' entry %d says IOMMU group %d but %s is in group %d", map, k,
+				       a->iommugroup, bdf, d->iommu_group);
+	}
+	return 0;
+}
+
+/* PCI.pm choose_hostpci_devices: the first entry no earlier hostpci of this
+ * VM and no other running VM uses. */
+static int add_mapped(const struct pv_topo *t, struct pv_plan *p, const struct pv_claims *c,
+		      const struct pv_hostpci *h, struct origin *o, struct pv_err *e)
+{
+	for (int k = 0; k < h->nalt; k++)
+		if (alt_valid(t, h->mapping, k, &h->alt[k], e) < 0)
+			return pv_wrap(e, "hostpci%d", o->hostpci);
+	for (int k = 0; k < h->nalt; k++) {
+		if (h->nalt > 1 && alt_used(p, c, &h->alt[k]))
+			continue;
+		o->map_entry = k;
+		for (int i = 0; i < h->alt[k].nbdf; i++)
+			if (add_written(t, p, &h->alt[k].bdf[i], o, e) < 0)
+				return -1;
+		return 0;
+	}
+	return pv_fail(e, 0, "could not find a free device for 'hostpci%d' (mapping '%s': every entry "
+		       "for this node is in use)", o->hostpci, h->mapping);
+}
+
+static int add_hostpci(const struct pv_topo *t, struct pv_plan *p, const struct pv_claims *c,
+		       const struct pv_hostpci *h, int idx, struct pv_err *e)
+{
+	struct origin o = { .listed = true, .hostpci = idx, .map_entry = -1, .mapping = h->mapping };
+
+	o.treat = h->mdev[0] ? PV_DEV_MDEV : h->keep ? PV_DEV_KEEP : PV_DEV_BIND;
+	if (h->mdev[0] && (h->nbdf > 1 || h->bdf[0].all_fn))
+		return pv_fail(e, 0, "hostpci%d: cannot use mediated device with multifunction device", idx);
+	if (h->nalt)
+		return add_mapped(t, p, c, h, &o, e);
+	for (int i = 0; i < h->nbdf; i++)
+		if (add_written(t, p, &h->bdf[i], &o, e) < 0)
+			return -1;
+	return 0;
+}
+
+/* The device whose locality places the VM: the GPU first, else a NIC, an
+ * NVMe drive, a storage controller, a USB controller, anything else. */
+static void pick_placer(const struct pv_topo *t, struct pv_plan *p)
+{
+	static const char *const order[] = { "gpu", "nic", "nvme", "storage", "usb", "other", "audio",
+						     "device" };
+	const struct pv_plan_dev *best = NULL;
+	int n;
+
+	for (size_t r = 0; r < sizeof(order) / sizeof(order[0]) && !best; r++)
+		for (int i = 0; i < p->ndev && !best; i++)
+			if (p->dev[i].listed && !strcmp(p->dev[i].kind, order[r]))
+				best = &p->dev[i];
+	if (!best)
+		return;
+	snprintf(p->placed_by, sizeof(p->placed_by), "%s", best->bdf);
+	n = snprintf(p->placed_why, sizeof(p->placed_why), "placed by %s %s (node %d)", best->kind,
+		     best->bdf, best->node);
+	for (int i = 0; i < p->ndev && n < (int)sizeof(p->placed_why); i++) {
+		if (!p->dev[i].listed || p->dev[i].node == best->node || p->dev[i].node < 0)
+			continue;
+		n += snprintf(p->placed_why + n, sizeof(p->placed_why) - (size_t)n,
+			      "; %s %s is on node %d", p->dev[i].kind, p->dev[i].bdf, p->dev[i].node);
+	}
+}
+
 int pv_plan_devices(const struct pv_topo *t, const struct pv_policy *pol,
 		    const struct pv_vmconf *vc, const struct pv_claims *c,
 		    struct pv_plan *p, struct pv_err *e)
 {
+	if (vc->template) /* QemuServer.pm config_to_command: no hostpci */
+		return 0;
 	if (!pol->vfio_auto) {
+		struct origin o = { .listed = true, .hostpci = -1, .map_entry = -1 };
+
 		for (int i = 0; i < pol->nvfio; i++)
-			if (add_written(t, p, &pol->vfio[i], e) < 0)
+			if (add_written(t, p, &pol->vfio[i], &o, e) < 0)
 				return -1;
 	} else {
 		for (int h = 0; h < PV_MAX_HOSTPCI; h++)
-			for (int i = 0; vc->hostpci[h].present && i < vc->hostpci[h].nbdf; i++)
-				if (add_written(t, p, &vc->hostpci[h].bdf[i], e) < 0)
-					return -1;
+			if (vc->hostpci[h].present && add_hostpci(t, p, c, &vc->hostpci[h], h, e) < 0)
+				return -1;
 	}
 	for (int i = 0; i < p->ndev; i++)
-		if (t->sysfs && t->niommu_groups > 0 && p->dev[i].group < 0)
+		if (t->sysfs && t->niommu_groups > 0 && p->dev[i].group < 0 &&
+		    p->dev[i].treat == PV_DEV_BIND)
 			pv_plan_refuse(p, "%s has no IOMMU group: it cannot be passed through", p->dev[i].bdf);
 	if (add_group_members(t, p, e) < 0)
 		return -1;
+	pick_placer(t, p);
 	return check_claims(c, p, e);
 }

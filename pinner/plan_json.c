@@ -58,6 +58,43 @@ static void json_guest(FILE *f, const struct pv_plan *p)
 	fputs("]}", f);
 }
 
+static void json_dev_origin(FILE *f, const struct pv_plan_dev *d)
+{
+	static const char *const treat[] = { "bind", "keep", "mdev" };
+
+	fprintf(f, ",\"treatment\":\"%s\",\"hostpci\":%d,\"mapping\":", treat[d->treat], d->hostpci);
+	pv_json_str(f, d->mapping);
+	fprintf(f, ",\"map_entry\":%d,\"node\":%d,\"kind\":", d->map_entry, d->node);
+	pv_json_str(f, d->kind);
+	fputc('}', f);
+}
+
+/* What was read from the VM config, as PVE applies it. */
+static void json_config(FILE *f, const struct pv_plan *p)
+{
+	const struct pv_plan_cfg *c = &p->cfg;
+	char buf[PV_MAX_CPUS * 2];
+
+	fprintf(f, ",\"config\":{\"cores\":%d,\"sockets\":%d,\"vcpus\":%d,\"memory\":%ld,"
+		"\"numa\":%s,\"hugepages_kb\":%ld,\"template\":%s,\"kvm\":%s,\"hotplug_memory\":%s,"
+		"\"guest_numa\":[", c->cores, c->sockets, c->vcpus, c->memory_mb, c->numa ? "true" : "false",
+		c->hugepages_kb, c->template ? "true" : "false", c->kvm ? "true" : "false",
+		c->hotplug_memory ? "true" : "false");
+	for (int i = 0; i < c->ngnode; i++) {
+		if (pv_cpulist_format(buf, sizeof(buf), c->g[i].cpus) < 0)
+			buf[0] = '\0';
+		fprintf(f, "%s{\"cpus\":", i ? "," : "");
+		pv_json_str(f, buf);
+		if (!c->g[i].hostnodes || pv_cpulist_format(buf, sizeof(buf), c->g[i].hostnodes) < 0)
+			buf[0] = '\0';
+		fputs(",\"hostnodes\":", f);
+		pv_json_str(f, buf);
+		fprintf(f, ",\"policy\":\"%s\",\"memory\":%ld,\"from_socket\":%s}", c->g[i].policy,
+			c->g[i].memory_mb, c->g[i].from_socket ? "true" : "false");
+	}
+	fputs("]}", f);
+}
+
 int pv_plan_json(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 {
 	fprintf(f, "{\"vmid\":%d,\"mode\":\"%s\",\"vcpus\":[", p->vmid, pv_mode_name(p->mode));
@@ -83,11 +120,18 @@ int pv_plan_json(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 
 		fprintf(f, "%s{\"bdf\":\"%s\",\"group\":%d,\"driver\":", i ? "," : "", d->bdf, d->group);
 		pv_json_str(f, d->driver);
-		fprintf(f, ",\"target\":\"%s\",\"listed\":%s}", d->target, d->listed ? "true" : "false");
+		fprintf(f, ",\"target\":\"%s\",\"listed\":%s", d->target, d->listed ? "true" : "false");
+		json_dev_origin(f, d);
 	}
 	fputs("]", f);
 	fputs(",\"gpu\":", f);
 	pv_json_str(f, p->gpu);
+	fputs(",\"placed_by\":", f);
+	pv_json_str(f, p->placed_by);
+	fputs(",\"placed_why\":", f);
+	pv_json_str(f, p->placed_why);
+	fprintf(f, ",\"reserve_cores\":%d", p->reserve_cores);
+	json_config(f, p);
 	json_cpus(f, "host_cpus", p->host_cpus);
 	json_guest(f, p);
 	fputs(",\"actions\":[", f);

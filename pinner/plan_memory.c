@@ -99,8 +99,10 @@ static void warn_node_size(const struct pv_topo *t, struct pv_plan *p, const str
 			     "fit there is unknown", pg->node, pg->count, size);
 }
 
-int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
-		   const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+/* The pages where the vCPUs are (the plan `plan --pve` proposes), or
+ * where policy nodes say. */
+static int free_memory(const struct pv_topo *t, const struct pv_policy *pol,
+		       const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
 {
 	int node[PV_MAX_NODES];
 	long w[PV_MAX_NODES], cnt[PV_MAX_NODES];
@@ -141,6 +143,48 @@ int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
 	return 0;
 }
 
+/* Pages exactly where QEMU will take them: PVE's own hugepage topology
+ * (Memory.pm hugepages_topology), so PVE's hugepages_allocate finds them
+ * free and adds none, and none is left on a node QEMU does not use. */
+static int config_memory(const struct pv_topo *t, const struct pv_policy *pol,
+			 const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+{
+	const char *pname = pol->hugepages == PV_HP_1G ? "1G" : pol->hugepages == PV_HP_2M ? "2M" : NULL;
+
+	for (int i = 0; i < p->cfg.ngnode; i++)
+		if (p->cfg.g[i].hostnodes)
+			hwloc_bitmap_or(p->mem_nodes, p->mem_nodes, p->cfg.g[i].hostnodes);
+	for (int i = 0; i < p->nvcpu; i++) /* unbound memory: first touch, near the vCPUs */
+		if (pv_plan_cfg_gnode_of(&p->cfg, p->vcpus[i].vcpu) < 0 ||
+		    !p->cfg.g[pv_plan_cfg_gnode_of(&p->cfg, p->vcpus[i].vcpu)].hostnodes)
+			if (p->vcpus[i].node >= 0)
+				hwloc_bitmap_set(p->mem_nodes, (unsigned)p->vcpus[i].node);
+	if (pol->nodes && p->cfg.bound && !hwloc_bitmap_isequal(pol->nodes, p->mem_nodes))
+		pv_plan_warn(p, "policy nodes is ignored: the VM config binds its memory (numaN hostnodes), "
+				"and QEMU follows the config");
+	if (pv_plan_cfg_pages(t, vc, p, e) < 0)
+		return -1;
+	if (!vc->hugepages_kb && pname)
+		pv_plan_warn(p, "policy hugepages = %s but the VM config has no hugepages: QEMU would not "
+			     "use them, so pvepin reserves none (see `pvepin plan %d --pve`)", pname, vc->vmid);
+	if (p->hp_kb && pname && p->hp_kb != (pol->hugepages == PV_HP_1G ? 1048576 : 2048))
+		pv_plan_warn(p, "policy hugepages = %s but QEMU takes %s pages (the VM config's hugepages): "
+			     "pvepin reserves those", pname, p->hp_kb == 1048576 ? "1 GiB" : "2 MiB");
+	if (pol->hugepages == PV_HP_OFF)
+		p->npages = 0; /* PVE's hugepages_allocate then allocates them itself */
+	for (int i = 0; i < p->npages; i++)
+		warn_node_size(t, p, &p->pages[i]);
+	return pv_plan_pages_fit(p, t, pol, e);
+}
+
+int pv_plan_memory(const struct pv_topo *t, const struct pv_policy *pol,
+		   const struct pv_vmconf *vc, struct pv_plan *p, struct pv_err *e)
+{
+	if (p->free_placement)
+		return free_memory(t, pol, vc, p, e);
+	return config_memory(t, pol, vc, p, e);
+}
+
 static int guest_smp(const struct pv_topo *t, struct pv_plan *p)
 {
 	bool pairs = p->nvcpu >= 2 && p->nvcpu % 2 == 0;
@@ -150,6 +194,30 @@ static int guest_smp(const struct pv_topo *t, struct pv_plan *p)
 	snprintf(p->smp, sizeof(p->smp), "%d,cores=%d,threads=%d,sockets=1", p->nvcpu,
 		 pairs ? p->nvcpu / 2 : p->nvcpu, pairs ? 2 : 1);
 	return 0;
+}
+
+/* Where the planned pages sit exactly on the vCPUs' nodes and hold the
+ * whole VM, each guest node gets its node's pages; otherwise (pages where
+ * the config's binding puts them, not where the vCPUs run) the share of
+ * vCPUs stands, so the guest nodes always add up to the VM's memory, as
+ * PVE requires of numaN memory (Memory.pm config). */
+static void pages_memory(const struct pv_plan *p, const int *node, int n, long total_mb, long *mem)
+{
+	long got[PV_MAX_NODES] = { 0 }, sum = 0;
+
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < p->npages; k++)
+			if (node[i] >= 0 && p->pages[k].node == node[i])
+				got[i] = p->pages[k].count * p->hp_kb / 1024;
+	for (int i = 0; i < n; i++) {
+		if (node[i] >= 0 && !got[i])
+			return;
+		sum += got[i];
+	}
+	if (sum != total_mb)
+		return;
+	for (int i = 0; i < n; i++)
+		mem[i] = got[i];
 }
 
 /* One guest node per host node the vCPUs use, in vCPU order, with the
@@ -165,6 +233,7 @@ int pv_plan_guest(const struct pv_topo *t, const struct pv_vmconf *vc, struct pv
 	guest_smp(t, p);
 	n = node_weights(p, &none, node, w);
 	split(vc->memory_mb, w, n, mem);
+	pages_memory(p, node, n, vc->memory_mb, mem);
 	for (int i = 0; i < n; i++) {
 		struct pv_plan_gnuma *g = &p->gnuma[p->ngnuma];
 
@@ -176,9 +245,6 @@ int pv_plan_guest(const struct pv_topo *t, const struct pv_vmconf *vc, struct pv
 		p->ngnuma++;
 		g->hostnode = node[i];
 		g->memory_mb = mem[i];
-		for (int k = 0; k < p->npages; k++)
-			if (p->pages[k].node == node[i])
-				g->memory_mb = p->pages[k].count * p->hp_kb / 1024;
 		for (int v = 0; v < p->nvcpu; v++)
 			if (p->vcpus[v].node == node[i])
 				hwloc_bitmap_set(g->cpus, (unsigned)v);

@@ -1,4 +1,5 @@
 /* `plan` for people, and `plan --pve`: the qm set lines that match. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,11 +43,8 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 
 	fprintf(f, "VM %d: %s mode, %d vCPU%s", p->vmid, pv_mode_name(p->mode), p->nvcpu,
 		p->nvcpu == 1 ? "" : "s");
-	if (p->gpu[0]) {
-		const struct pv_pcidev *g = pv_topo_pci(t, p->gpu);
-
-		fprintf(f, ", placed by GPU %s (node %d)", p->gpu, g ? g->node : -1);
-	}
+	if (p->placed_why[0])
+		fprintf(f, ", %s", p->placed_why);
 	fputc('\n', f);
 	print_l3_groups(f, p, t);
 	fprintf(f, "  vCPU -> CPU:");
@@ -55,7 +53,12 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 	fprintf(f, "\n  emulator/IO threads: %s\n", cpus(b, sizeof(b), p->emulator));
 	fprintf(f, "  device IRQs: %s\n", cpus(b, sizeof(b), p->irq_cpus));
 	fprintf(f, "  host housekeeping: %s\n", cpus(b, sizeof(b), p->host_cpus));
-	if (p->hp_kb) {
+	if (p->hp_kb && !p->npages) {
+		/* policy hugepages = off: PVE's hugepages_allocate takes them */
+		fprintf(f, "  memory: %s hugepages by the VM config, allocated by PVE (pvepin reserves none), node%s %s\n",
+			p->hp_kb == PV_HP_1G_KB ? "1 GiB" : "2 MiB",
+			hwloc_bitmap_weight(p->mem_nodes) == 1 ? "" : "s", cpus(b, sizeof(b), p->mem_nodes));
+	} else if (p->hp_kb) {
 		long total = 0;
 
 		for (int i = 0; i < p->npages; i++)
@@ -89,46 +92,133 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t)
 		fprintf(f, "  REFUSE: %s\n", p->refuse[i]);
 }
 
-/* One argument of a qm command line as the shell must see it: quoted when
- * it holds anything the shell would split or expand (';' in numaN cpus). */
-static void shell_arg(FILE *f, const char *s)
+/* Cut, never overflowing: these lines hold cpu lists of any length. */
+static void __attribute__((format(printf, 3, 4))) put(char *dst, size_t n, const char *fmt, ...)
 {
-	if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789,._+:=@%/-")]) {
-		fputc('\'', f);
-		for (; *s; s++)
-			if (*s == '\'')
-				fputs("'\\''", f);
-			else
-				fputc(*s, f);
-		fputc('\'', f);
-		return;
-	}
-	fputs(s, f);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
 }
 
-void pv_plan_print_pve(FILE *f, const struct pv_plan *p)
+static bool gnuma_matches(const struct pv_plan *p, const struct pv_vmconf *vc)
 {
-	char b[PV_MAX_CPUS * 2], arg[PV_MAX_CPUS * 2 + 128];
+	int n = 0;
 
-	fprintf(f, "qm set %d --affinity ", p->vmid);
-	shell_arg(f, cpus(b, sizeof(b), p->vm_cpus));
-	fputc('\n', f);
-	if (p->ngnuma) {
-		fprintf(f, "qm set %d --numa 1", p->vmid);
-		for (int i = 0; i < p->ngnuma; i++) {
-			/* PVE separates ranges inside numaN cpus with ';' */
-			cpus(b, sizeof(b), p->gnuma[i].cpus);
-			for (char *c = b; *c; c++)
-				if (*c == ',')
-					*c = ';';
-			snprintf(arg, sizeof(arg), "cpus=%s,hostnodes=%d,memory=%ld,policy=bind", b,
-				 p->gnuma[i].hostnode, p->gnuma[i].memory_mb);
-			fprintf(f, " --numa%d ", i);
-			shell_arg(f, arg);
-		}
-		fputc('\n', f);
+	for (int i = 0; i < PV_MAX_GNUMA; i++)
+		n += vc->gnuma[i].present;
+	if (!vc->numa || n != p->ngnuma)
+		return false;
+	for (int i = 0; i < p->ngnuma; i++) {
+		const struct pv_gnuma *g = &vc->gnuma[i];
+
+		if (!g->present || !hwloc_bitmap_isequal(g->cpus, p->gnuma[i].cpus) || !g->hostnodes ||
+		    hwloc_bitmap_weight(g->hostnodes) != 1 ||
+		    hwloc_bitmap_first(g->hostnodes) != p->gnuma[i].hostnode ||
+		    g->memory_mb != p->gnuma[i].memory_mb || strcmp(g->policy, "bind"))
+			return false;
 	}
-	if (p->hp_kb)
-		fprintf(f, "qm set %d --hugepages %ld\n", p->vmid, p->hp_kb == PV_HP_1G_KB ? 1024L : 2L);
-	fprintf(f, "# and in args:, replace any -smp with: -smp '%s'\n", p->smp);
+	return true;
+}
+
+/* numa0 hostnodes that are not where its vCPUs run: name the first. */
+static void hostnodes_why(const struct pv_plan *p, const struct pv_vmconf *vc, struct pv_pve_diff *d)
+{
+	char a[256], b[256];
+
+	for (int i = 0; i < p->ngnuma && i < PV_MAX_GNUMA; i++) {
+		const struct pv_gnuma *g = &vc->gnuma[i];
+
+		if (!g->present || !g->hostnodes || !hwloc_bitmap_isequal(g->cpus, p->gnuma[i].cpus) ||
+		    (hwloc_bitmap_weight(g->hostnodes) == 1 &&
+		     hwloc_bitmap_first(g->hostnodes) == p->gnuma[i].hostnode))
+			continue;
+		put(d->tag, sizeof(d->tag), "numa-hostnodes");
+		d->error = true;
+		put(d->why, sizeof(d->why), "numa%d: hostnodes=%s binds the memory of guest CPUs %s there, "
+			 "but they would best run on host node %d%s%s%s: set numa%d hostnodes=%d",
+			 i, cpus(b, sizeof(b), g->hostnodes), cpus(a, sizeof(a), g->cpus), p->gnuma[i].hostnode,
+			 p->placed_why[0] ? " (" : "", p->placed_why, p->placed_why[0] ? ")" : "",
+			 i, p->gnuma[i].hostnode);
+		return;
+	}
+}
+
+static void numa_line(const struct pv_plan *p, struct pv_pve_diff *d)
+{
+	char b[PV_MAX_CPUS * 2];
+	int n = snprintf(d->line, sizeof(d->line), "qm set %d --numa 1", p->vmid);
+
+	for (int i = 0; i < p->ngnuma && n < (int)sizeof(d->line); i++) {
+		/* PVE separates ranges inside numaN cpus with ';', which the
+		 * shell would split: quoted */
+		cpus(b, sizeof(b), p->gnuma[i].cpus);
+		for (char *c = b; *c; c++)
+			if (*c == ',')
+				*c = ';';
+		n += snprintf(d->line + n, sizeof(d->line) - (size_t)n,
+			      strchr(b, ';') ? " --numa%d 'cpus=%s,hostnodes=%d,memory=%ld,policy=bind'" :
+					       " --numa%d cpus=%s,hostnodes=%d,memory=%ld,policy=bind",
+			      i, b, p->gnuma[i].hostnode, p->gnuma[i].memory_mb);
+	}
+}
+
+static struct pv_pve_diff *next(struct pv_pve_diff *d, int *n, int max)
+{
+	if (*n >= max)
+		return NULL;
+	memset(&d[*n], 0, sizeof(d[*n]));
+	return &d[(*n)++];
+}
+
+int pv_plan_pve_diff(const struct pv_plan *p, const struct pv_vmconf *vc,
+		     struct pv_pve_diff *d, int max)
+{
+	struct pv_pve_diff *x;
+	char b[PV_MAX_CPUS * 2];
+	int n = 0;
+	long want_hp = p->hp_kb;
+
+	if (vc->template)
+		return 0;
+	/* affinity binds every QEMU thread; pvepin pins them within it */
+	if (vc->affinity && !hwloc_bitmap_isincluded(p->pve_vcpus, vc->affinity) &&
+	    (x = next(d, &n, max))) {
+		put(x->tag, sizeof(x->tag), "affinity");
+		put(x->why, sizeof(x->why), "affinity does not hold the plan's vCPU CPUs: use %s",
+			 cpus(b, sizeof(b), p->pve_affinity));
+		put(x->line, sizeof(x->line), "qm set %d --affinity %s", p->vmid, b);
+	}
+	if (p->ngnuma && !gnuma_matches(p, vc) && (x = next(d, &n, max))) {
+		put(x->tag, sizeof(x->tag), "numa");
+		put(x->why, sizeof(x->why), "the guest NUMA layout (numa, numaN) is not the plan's");
+		hostnodes_why(p, vc, x);
+		numa_line(p, x);
+	}
+	if (want_hp && vc->hugepages_kb != want_hp && !(vc->hugepages_kb < 0) && (x = next(d, &n, max))) {
+		put(x->tag, sizeof(x->tag), "hugepages");
+		put(x->why, sizeof(x->why), "hugepages: is not the plan's %s pages",
+			 want_hp == 1048576 ? "1 GiB" : "2 MiB");
+		put(x->line, sizeof(x->line), "qm set %d --hugepages %ld", p->vmid,
+			 want_hp == 1048576 ? 1024L : 2L);
+	}
+	if (((vc->smp.present && vc->smp.threads != (strstr(p->smp, "threads=2") ? 2 : 1)) ||
+	     (!vc->smp.present && strstr(p->smp, "threads=2"))) && (x = next(d, &n, max))) {
+		put(x->tag, sizeof(x->tag), "smp");
+		put(x->why, sizeof(x->why), "the guest's CPU topology is not the plan's -smp '%s'", p->smp);
+		put(x->line, sizeof(x->line), "# and in args:, replace any -smp with: -smp '%s'", p->smp);
+	}
+	return n;
+}
+
+void pv_plan_print_pve(FILE *f, const struct pv_plan *p, const struct pv_vmconf *vc)
+{
+	struct pv_pve_diff d[PV_MAX_PVE_DIFF];
+	int n = pv_plan_pve_diff(p, vc, d, PV_MAX_PVE_DIFF);
+
+	if (!n)
+		fprintf(f, "# VM %d's config already matches the plan: nothing to change\n", p->vmid);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s\n", d[i].line);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "conf/cpulist.h"
 #include "pinner/plan_internal.h"
 
 void pv_plan_warn(struct pv_plan *p, const char *fmt, ...)
@@ -40,7 +41,8 @@ static bool core_usable(const struct pv_topo *t, const struct pv_claims *c, int 
 {
 	const struct pv_core *co = &t->core[ci];
 
-	if (co->kind != kind)
+	/* a CPU no NUMA node holds: its memory locality is unknown (issue 14) */
+	if (co->kind != kind || (co->node < 0 && t->nnode > 0))
 		return false;
 	for (int i = 0; c && c->cpus && i < co->npu; i++)
 		if (hwloc_bitmap_isset(c->cpus, co->pu[i]))
@@ -119,15 +121,23 @@ static void rank_l3(const struct rank_ctx *r, int *order, int n)
 		}
 }
 
-/* GPU locality counts only when it is narrower than the whole machine. */
+/* Device locality (the GPU's, else the device pick_placer chose) counts
+ * only when it is narrower than the whole machine. */
 static void gpu_locality(const struct pv_topo *t, const struct pv_plan *p, struct rank_ctx *r)
 {
-	const struct pv_pcidev *g = p->gpu[0] ? pv_topo_pci(t, p->gpu) : NULL;
+	const struct pv_pcidev *g = p->placed_by[0] ? pv_topo_pci(t, p->placed_by) : NULL;
 	hwloc_const_bitmap_t all = hwloc_topology_get_topology_cpuset(t->h);
 
 	r->gpu_loc = NULL;
-	if (!g)
+	if (!g) { /* not in the topology: the node of its bus, if known */
+		for (int i = 0; i < p->ndev; i++)
+			if (!strcmp(p->dev[i].bdf, p->placed_by) && p->dev[i].node >= 0 && t->nnode > 1) {
+				hwloc_bitmap_set(r->gpu_nodes, (unsigned)p->dev[i].node);
+				r->gpu_loc = pv_topo_node(t, (unsigned)p->dev[i].node) ?
+						     pv_topo_node(t, (unsigned)p->dev[i].node)->cpuset : NULL;
+			}
 		return;
+	}
 	if (g->locality && !hwloc_bitmap_isincluded(all, g->locality)) {
 		r->gpu_loc = g->locality;
 		for (int i = 0; i < t->nnode; i++)
@@ -172,36 +182,54 @@ static int add_vcpu(struct pv_plan *p, const struct pv_topo *t, unsigned pu)
 }
 
 struct fill {
-	int need;
+	int need;    /* p->nvcpu to reach */
 	bool pairs;  /* SMT sibling pairs instead of primary threads */
 	int max_l3;  /* 0 = no limit */
 	int kind;
 	bool *core_used;
-	int l3_used;
+	bool *l3_taken;
+	int l3_used; /* distinct L3 domains taken */
+	hwloc_const_bitmap_t nodes; /* host nodes allowed (a guest node's binding), NULL any */
 };
 
 /* Place vCPUs on the ranked L3 domains, core by core. */
+/* One L3's free cores, in order; with pairs, only those whose SMT count
+ * is (lone) 1 or (!lone) more. */
+static void fill_l3(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+		    struct fill *f, int l3, bool lone)
+{
+	for (int ci = 0; ci < t->ncore && p->nvcpu < f->need; ci++) {
+		const struct pv_core *co = &t->core[ci];
+
+		if (co->l3 != l3 || f->core_used[ci] || !core_usable(t, c, ci, f->kind))
+			continue;
+		if (f->pairs && lone != (co->npu == 1))
+			continue;
+		if (f->nodes && (co->node < 0 || !hwloc_bitmap_isset(f->nodes, (unsigned)co->node)))
+			continue;
+		f->core_used[ci] = true;
+		if (!f->l3_taken[l3])
+			f->l3_used++;
+		f->l3_taken[l3] = true;
+		add_vcpu(p, t, co->pu[0]);
+		for (int k = 1; f->pairs && k < co->npu && p->nvcpu < f->need; k++)
+			add_vcpu(p, t, co->pu[k]);
+	}
+}
+
 static void fill_l3s(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
 		     const int *order, struct fill *f)
 {
 	for (int oi = 0; oi < t->nl3 && p->nvcpu < f->need; oi++) {
 		int l3 = order[oi];
-		bool took = false;
 
-		if (f->max_l3 && f->l3_used >= f->max_l3)
-			break;
-		for (int ci = 0; ci < t->ncore && p->nvcpu < f->need; ci++) {
-			const struct pv_core *co = &t->core[ci];
-
-			if (co->l3 != l3 || f->core_used[ci] || !core_usable(t, c, ci, f->kind))
-				continue;
-			f->core_used[ci] = took = true;
-			add_vcpu(p, t, co->pu[0]);
-			for (int k = 1; f->pairs && k < co->npu && p->nvcpu < f->need; k++)
-				add_vcpu(p, t, co->pu[k]);
-		}
-		if (took)
-			f->l3_used++;
+		if (f->max_l3 && f->l3_used >= f->max_l3 && !f->l3_taken[l3])
+			continue;
+		/* pairs: whole cores first, so a core whose sibling is offline
+		 * does not shift every later pair off its core (issue 14) */
+		fill_l3(p, t, c, f, l3, false);
+		if (f->pairs)
+			fill_l3(p, t, c, f, l3, true);
 	}
 }
 
@@ -217,44 +245,21 @@ static void free_room(const struct pv_topo *t, const struct pv_claims *c, int ki
 		}
 }
 
-/* Only the fixes that would work: each is checked against what is free. */
-static void capacity_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_topo *t,
-			   const struct pv_claims *c, const struct fill *f)
-{
-	int cores, pus, any_cores, any_pus, used_pus = 0;
-	size_t len = 0;
-
-#define FIX(...) (len += (size_t)snprintf(b + len, len < n ? n - len : 0, "%s", len ? ", or " : ""), \
-		  len += (size_t)snprintf(b + len, len < n ? n - len : 0, __VA_ARGS__))
-	free_room(t, c, f->kind, &cores, &pus);
-	free_room(t, c, -1, &any_cores, &any_pus);
-	for (int ci = 0; ci < t->ncore; ci++)
-		if (f->core_used[ci])
-			used_pus += t->core[ci].npu;
-	b[0] = '\0';
-	if (f->max_l3 && f->l3_used >= f->max_l3 && (f->pairs ? pus : cores) >= f->need)
-		FIX("set max_l3 higher in the policy");
-	if (!f->pairs && used_pus >= f->need)
-		FIX("set smt = on in the policy");
-	if (p->mode == PV_MODE_GAMING && pus >= f->need)
-		FIX("use mode = workstation (every L3 domain, SMT siblings too)");
-	if (t->nkinds > 1 && any_pus >= f->need && pus < f->need)
-		FIX("use mode = manual with vcpus = a list of CPUs of both kinds");
-	if (p->nvcpu > 0)
-		FIX("give the VM at most %d vCPUs", p->nvcpu);
-	else
-		FIX("stop a VM that holds CPUs here");
-#undef FIX
-}
-
 static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
 			  const struct pv_claims *c, const struct fill *f, struct pv_err *e)
 {
 	bool claimed = c && c->cpus && !hwloc_bitmap_iszero(c->cpus);
 	const char *what = f->pairs ? "CPUs" : "cores", *each = f->pairs ? "" : " (one vCPU per core)";
-	char fixes[400];
+	char fixes[400], hybrid[80] = "";
+	int pus, any_cores, any_pus, cores;
 
-	capacity_fixes(fixes, sizeof(fixes), p, t, c, f);
+	free_room(t, c, f->kind, &cores, &pus);
+	free_room(t, c, -1, &any_cores, &any_pus);
+	/* manual mode needs the user's list of CPUs: not tried, but named
+	 * only where both kinds together would hold the VM */
+	if (t->nkinds > 1 && any_pus >= f->need && pus < f->need)
+		snprintf(hybrid, sizeof(hybrid), "use mode = manual with vcpus = a list of CPUs of both kinds");
+	pv_plan_fixes(fixes, sizeof(fixes), p, t, hybrid, PV_FIX_ALL);
 	if (f->max_l3 && f->l3_used >= f->max_l3)
 		return pv_fail(e, 0, "VM %d wants %d vCPUs but the %d L3 domain(s) max_l3 lets pvepin use "
 			       "hold only %d free %s%s: %s", p->vmid, f->need, f->max_l3, p->nvcpu, what,
@@ -264,16 +269,102 @@ static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
 		       claimed ? "free (other VMs hold the rest)" : "there", each, fixes);
 }
 
+/* The vCPUs placed since `from` get the guest vCPU numbers of `set`, in
+ * order (set == NULL: the numbers no bound guest node holds). */
+static void relabel(struct pv_plan *p, int from, hwloc_const_bitmap_t set, const bool *bound_vcpu)
+{
+	int v = -1;
+
+	for (int i = from; i < p->nvcpu; i++) {
+		if (set)
+			v = hwloc_bitmap_next(set, v);
+		else
+			while (bound_vcpu[++v])
+				;
+		p->vcpus[i].vcpu = v;
+	}
+}
+
+static int cmp_vcpu(const void *a, const void *b)
+{
+	return ((const struct pv_plan_vcpu *)a)->vcpu - ((const struct pv_plan_vcpu *)b)->vcpu;
+}
+
+static int bound_error(const struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+		       int gi, const struct fill *f, int want, struct pv_err *e)
+{
+	const struct pv_cfg_gnode *g = &p->cfg.g[gi];
+	int placed = p->nvcpu - (f->need - want);
+	char b[256], fixes[400] = "";
+
+	if (pv_cpulist_format(b, sizeof(b), g->hostnodes) < 0)
+		b[0] = '\0';
+	pv_plan_fixes(fixes, sizeof(fixes), p, t, "", PV_FIX_ALL & ~PV_FIX_FEWER);
+	return pv_fail(e, 0, "VM %d: guest NUMA node %d has %d vCPUs and its memory is bound to host "
+		       "node %s (%s), which has only %d free %s for them%s: give that guest node "
+		       "fewer vCPUs or bind it to another node (see `pvepin plan %d --pve`)%s%s",
+		       p->vmid, gi, want, b, g->from_socket ? "numa: 1 and hugepages: guest socket i on host node i" :
+		       "numaN hostnodes=", placed, f->pairs ? "CPUs" : "cores",
+		       f->max_l3 && f->l3_used >= f->max_l3 ? " within max_l3" : "", p->vmid,
+		       fixes[0] ? ", or " : "", fixes);
+}
+
+/* Guest nodes whose memory is bound first, each on its host nodes (PVE
+ * binds that memory there, so vCPUs elsewhere would only reach it
+ * remotely); then the vCPUs no binding holds, by locality alone. */
+static int fill_bound(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+		      const int *order, struct fill *f, int need, struct pv_err *e)
+{
+	_cleanup_free_ bool *bound_vcpu = calloc((size_t)need + 1, sizeof(bool));
+
+	if (!bound_vcpu)
+		return pv_fail(e, ENOMEM, "plan");
+	for (int gi = 0; gi < p->cfg.ngnode; gi++) {
+		const struct pv_cfg_gnode *g = &p->cfg.g[gi];
+		int from = p->nvcpu, want = hwloc_bitmap_weight(g->cpus), v;
+
+		/* bound to every node: no narrower than the host itself */
+		if (!g->hostnodes ||
+		    hwloc_bitmap_isincluded(hwloc_topology_get_topology_nodeset(t->h), g->hostnodes))
+			continue;
+		hwloc_bitmap_foreach_begin(v, g->cpus) {
+			if (v < need)
+				bound_vcpu[v] = true;
+			else
+				want--; /* vcpus: fewer than sockets*cores: not started */
+		}
+		hwloc_bitmap_foreach_end();
+		f->need = from + want;
+		f->nodes = g->hostnodes;
+		fill_l3s(p, t, c, order, f);
+		if (p->nvcpu < f->need)
+			return bound_error(p, t, c, gi, f, want, e);
+		relabel(p, from, g->cpus, bound_vcpu);
+	}
+	f->need = need;
+	f->nodes = NULL;
+	{
+		int from = p->nvcpu;
+
+		fill_l3s(p, t, c, order, f);
+		relabel(p, from, NULL, bound_vcpu);
+	}
+	qsort(p->vcpus, (size_t)p->nvcpu, sizeof(*p->vcpus), cmp_vcpu);
+	return 0;
+}
+
 static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
 		      const struct pv_claims *c, int need, bool *core_used, struct pv_err *e)
 {
 	struct rank_ctx r = { .t = t, .prefer = pol->prefer };
 	struct fill f = { .need = need, .core_used = core_used };
 	_cleanup_free_ int *order = calloc((size_t)t->nl3, sizeof(int));
+	_cleanup_free_ bool *l3_taken = calloc((size_t)t->nl3, sizeof(bool));
 	_cleanup_bitmap_ hwloc_bitmap_t gn = hwloc_bitmap_alloc();
 
-	if (!order || !gn)
+	if (!order || !gn || !l3_taken)
 		return pv_fail(e, ENOMEM, "plan");
+	f.l3_taken = l3_taken;
 	f.kind = best_kind(t, c);
 	r.gpu_nodes = gn;
 	r.asym = l3_sizes_differ(t, c, f.kind);
@@ -285,7 +376,12 @@ static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct p
 	} else {
 		f.pairs = pol->smt != PV_OFF;
 	}
-	fill_l3s(p, t, c, order, &f);
+	if (p->cfg.bound && !p->free_placement) {
+		if (fill_bound(p, t, c, order, &f, need, e) < 0)
+			return -1;
+	} else {
+		fill_l3s(p, t, c, order, &f);
+	}
 	if (p->nvcpu < need)
 		return capacity_error(p, t, c, &f, e);
 	return 0;
@@ -373,8 +469,11 @@ static int alloc_plan(struct pv_plan *p, int need, struct pv_err *e)
 	p->irq_cpus = hwloc_bitmap_alloc();
 	p->host_cpus = hwloc_bitmap_alloc();
 	p->mem_nodes = hwloc_bitmap_alloc();
+	p->pve_affinity = hwloc_bitmap_alloc();
+	p->pve_vcpus = hwloc_bitmap_alloc();
 	if (!p->vcpus || !p->vcpu_cpus || !p->vm_cpus || !p->emulator || !p->irq_cpus ||
-	    !p->host_cpus || !p->mem_nodes)
+	    !p->host_cpus || !p->mem_nodes || !p->pve_affinity ||
+	    !p->pve_vcpus)
 		return pv_fail(e, ENOMEM, "plan");
 	return 0;
 }
@@ -406,6 +505,26 @@ static int vcpu_count(const struct pv_policy *pol, const struct pv_vmconf *vc, s
 	return conf_n;
 }
 
+/* Sockets are a stronger boundary than L3s (issue 14): never crossed
+ * silently. */
+static void warn_sockets(struct pv_plan *p, const struct pv_topo *t)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t pkgs = hwloc_bitmap_alloc();
+
+	if (!pkgs)
+		return;
+	for (int i = 0; i < p->nvcpu; i++) {
+		hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(t->h, p->vcpus[i].pu);
+		hwloc_obj_t pk = pu ? hwloc_get_ancestor_obj_by_type(t->h, HWLOC_OBJ_PACKAGE, pu) : NULL;
+
+		if (pk)
+			hwloc_bitmap_set(pkgs, pk->logical_index);
+	}
+	if (hwloc_bitmap_weight(pkgs) > 1)
+		pv_plan_warn(p, "the vCPUs span %d sockets: their caches and memory are a socket "
+			     "link apart; give the VM fewer vCPUs to keep it in one", hwloc_bitmap_weight(pkgs));
+}
+
 static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
 		      const struct pv_claims *c, int need, struct pv_err *e)
 {
@@ -416,6 +535,7 @@ static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct p
 	if (p->mode == PV_MODE_MANUAL ? place_manual(p, t, pol, c, core_used, e) < 0 :
 					place_auto(p, t, pol, c, need, core_used, e) < 0)
 		return -1;
+	warn_sockets(p, t);
 	place_emulator(p, t, c, core_used);
 	hwloc_bitmap_or(p->vm_cpus, p->vcpu_cpus, p->emulator);
 	/* With no CPU beside the vCPUs, device IRQs stay where the kernel put
@@ -424,20 +544,32 @@ static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct p
 		hwloc_bitmap_copy(p->irq_cpus, pol->irq_cpus);
 	else
 		hwloc_bitmap_copy(p->irq_cpus, p->emulator);
+	hwloc_bitmap_copy(p->host_cpus, hwloc_topology_get_topology_cpuset(t->h));
+	hwloc_bitmap_andnot(p->host_cpus, p->host_cpus, p->vm_cpus);
+	if (c && c->cpus)
+		hwloc_bitmap_andnot(p->host_cpus, p->host_cpus, c->cpus);
+	if (pv_plan_host_reserve(p, t, pol, e) < 0)
+		return -1;
 	place_host(p, t, c);
 	return 0;
 }
 
-int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
-		 const struct pv_vmconf *vc, const struct pv_claims *claims,
-		 struct pv_plan *p, struct pv_err *e)
+static int plan_make(const struct pv_topo *t, const struct pv_policy *pol,
+		     const struct pv_vmconf *vc, const struct pv_claims *claims,
+		     struct pv_plan *p, bool free_placement, bool probing, struct pv_err *e)
 {
 	int need;
 
 	memset(p, 0, sizeof(*p));
 	p->vmid = vc->vmid;
+	p->free_placement = free_placement;
+	p->probing = probing;
+	p->in_pol = pol;
+	p->in_vc = vc;
+	p->in_claims = claims;
 	need = vcpu_count(pol, vc, e);
 	if (need < 0 || alloc_plan(p, need, e) < 0 ||
+	    pv_plan_cfg_read(t, vc, need, p, e) < 0 ||
 	    pv_plan_devices(t, pol, vc, claims, p, e) < 0)
 		goto fail;
 	p->mode = pick_mode(pol, p);
@@ -446,10 +578,62 @@ int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
 	    pv_plan_guest(t, vc, p, e) < 0 ||
 	    pv_plan_actions(pol, p, e) < 0)
 		goto fail;
+	hwloc_bitmap_copy(p->pve_affinity, p->vm_cpus);
+	hwloc_bitmap_copy(p->pve_vcpus, p->vcpu_cpus);
+	if (vc->template) { /* PVE starts it for backup only: nothing to change */
+		p->nact = 0;
+		pv_plan_warn(p, "VM %d is a template: PVE starts it only for a backup, without its "
+			     "devices, NUMA layout or hugepages, so pvepin leaves the host alone", p->vmid);
+	}
 	return 0;
 fail:
 	pv_plan_free(p);
 	return -1;
+}
+
+/* What `plan --pve` proposes comes from a plan by device locality alone;
+ * the plan pvepin carries out follows the config's bindings, since QEMU
+ * applies them. Where the two differ, say which device wanted what. */
+static void adopt_free_plan(struct pv_plan *p, struct pv_plan *q)
+{
+	for (int i = 0; i < p->ngnuma; i++)
+		hwloc_bitmap_free(p->gnuma[i].cpus);
+	memcpy(p->gnuma, q->gnuma, sizeof(p->gnuma));
+	p->ngnuma = q->ngnuma;
+	q->ngnuma = 0;
+	memcpy(p->smp, q->smp, sizeof(p->smp));
+	hwloc_bitmap_copy(p->pve_affinity, q->vm_cpus);
+	hwloc_bitmap_copy(p->pve_vcpus, q->vcpu_cpus);
+}
+
+int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
+		 const struct pv_vmconf *vc, const struct pv_claims *claims,
+		 struct pv_plan *p, struct pv_err *e)
+{
+	struct pv_plan q;
+	struct pv_err qe = { 0 };
+
+	if (plan_make(t, pol, vc, claims, p, false, false, e) < 0)
+		return -1;
+	if (!p->cfg.bound || p->mode == PV_MODE_MANUAL)
+		return 0;
+	if (plan_make(t, pol, vc, claims, &q, true, false, &qe) == 0) {
+		adopt_free_plan(p, &q);
+		pv_plan_free(&q);
+	}
+	return 0;
+}
+
+bool pv_plan_probe(const struct pv_topo *t, const struct pv_policy *pol, const struct pv_vmconf *vc,
+		   const struct pv_claims *claims, bool free_placement)
+{
+	struct pv_plan r;
+	struct pv_err e = { 0 };
+
+	if (plan_make(t, pol, vc, claims, &r, free_placement, true, &e) < 0)
+		return false;
+	pv_plan_free(&r);
+	return true;
 }
 
 void pv_plan_free(struct pv_plan *p)
@@ -461,6 +645,9 @@ void pv_plan_free(struct pv_plan *p)
 	hwloc_bitmap_free(p->irq_cpus);
 	hwloc_bitmap_free(p->host_cpus);
 	hwloc_bitmap_free(p->mem_nodes);
+	hwloc_bitmap_free(p->pve_affinity);
+	hwloc_bitmap_free(p->pve_vcpus);
+	pv_plan_cfg_free(&p->cfg);
 	for (int i = 0; i < p->ngnuma; i++)
 		hwloc_bitmap_free(p->gnuma[i].cpus);
 	memset(p, 0, sizeof(*p));

@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/fsio.h"
 #include "common/opts.h"
+#include "conf/cpulist.h"
 #include "pinner/topo_internal.h"
 
 /* hwloc dlopens every plugin it finds at init: the GL, OpenCL and libxml2
@@ -30,6 +31,11 @@ static int quiet_plugins(struct pv_err *e)
 	if (setenv("HWLOC_PLUGINS_PATH", "", 1) < 0)
 		return pv_fail(e, errno, "setenv HWLOC_PLUGINS_PATH");
 #endif
+	/* hwloc prints a screen-wide banner on stderr for a topology it had
+	 * to repair (an out-of-order XML, say): a hook's output is one line
+	 * per problem, and pvepin checks the topology it gets itself */
+	if (setenv("HWLOC_HIDE_ERRORS", "2", 0) < 0)
+		return pv_fail(e, errno, "setenv HWLOC_HIDE_ERRORS");
 	if (setenv("HWLOC_PLUGINS_BLACKLIST",
 		   "hwloc_gl,hwloc_opencl,hwloc_xml_libxml,hwloc_cuda,hwloc_nvml,hwloc_rsmi,hwloc_levelzero",
 		   0) < 0)
@@ -140,10 +146,14 @@ static int load_hwloc(struct pv_topo *t, const char *xml_path, struct pv_err *e)
 	hwloc_topology_set_type_filter(t->h, HWLOC_OBJ_BRIDGE, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
 	hwloc_topology_set_type_filter(t->h, HWLOC_OBJ_OS_DEVICE, HWLOC_TYPE_FILTER_KEEP_NONE);
 	hwloc_topology_set_type_filter(t->h, HWLOC_OBJ_L3CACHE, HWLOC_TYPE_FILTER_KEEP_ALL);
-	if (hwloc_topology_load(t->h) < 0)
-		return pv_fail(e, errno, "hwloc: cannot load topology%s%s",
-			       xml_path ? " from " : "", xml_path ? xml_path : "");
-	return 0;
+	if (hwloc_topology_load(t->h) == 0)
+		return 0;
+	if (xml_path) /* hwloc says only EINVAL */
+		return pv_fail(e, errno, "hwloc %s cannot read the topology file %s (an XML of another "
+			       "hwloc version, such as format 3.0, or a damaged one): export it again "
+			       "with `lstopo --of xml` of hwloc 2.x on the machine it describes",
+			       HWLOC_VERSION, xml_path);
+	return pv_fail(e, errno, "hwloc: cannot load the topology");
 }
 
 static int load_nodes(struct pv_topo *t, struct pv_err *e)
@@ -279,7 +289,17 @@ static int load_cpus(struct pv_topo *t, struct pv_err *e)
 		return pv_fail(e, ENOMEM, "topology");
 	t->nkinds = hwloc_cpukinds_get_nr(t->h, 0);
 	while ((pu = hwloc_get_next_obj_by_type(t->h, HWLOC_OBJ_PU, pu))) {
-		hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(t->h, HWLOC_OBJ_CORE, pu);
+		hwloc_obj_t core;
+
+		/* issue 14: a PU listed twice, or a number its own cpuset
+		 * contradicts, would put two vCPUs on one CPU or one on a CPU
+		 * that does not exist */
+		if (pu->os_index >= PV_MAX_CPUS || !hwloc_bitmap_isset(pu->cpuset, pu->os_index) ||
+		    pv_topo_pu(t, pu->os_index))
+			return pv_fail(e, 0, "damaged topology: CPU %u is %s", pu->os_index,
+				       pv_topo_pu(t, pu->os_index) ? "listed twice" :
+				       "outside its own cpuset or beyond what pvepin plans");
+		core = hwloc_get_ancestor_obj_by_type(t->h, HWLOC_OBJ_CORE, pu);
 		hwloc_obj_t dom = l3_domain(t->h, pu);
 		struct pv_pu *p = &t->pu[t->npu++];
 		int l3 = find_l3(t, dom);

@@ -154,7 +154,6 @@ static void test_forms(void)
 		    "sockets: 2\n"
 		    "cpu: host\n"
 		    "description: ignored key\n"
-		    "  leading: space is not a key\n"
 		    "net0: virtio=00:11:22:33:44:55,bridge=vmbr0\n",
 		    &c, &e) == 0, "%s", e.msg);
 	CHECK_STR(bdf_str(&c.hostpci[0].bdf[0]), "0000:81:00.0");
@@ -264,8 +263,8 @@ static void test_bad(void)
 	bad("hostpci16: 81:00.0\n", "t.conf:1: hostpci16:", "out of range");
 	bad("hostpci01: 81:00.0\n", "hostpci01:", "out of range");
 	bad("hostpci99999999999999999999: 81:00.0\n", "t.conf:1:", "out of range");
-	bad("hostpci0: pcie=1\n", "hostpci0:", "no device");
-	bad("hostpci0: host=81:00.0,mapping=gpu\n", "hostpci0:", "not both");
+	bad("hostpci0: pcie=1\n", "hostpci0:", "Either 'host' or 'mapping' must be set");
+	bad("hostpci0: host=81:00.0,mapping=gpu\n", "hostpci0:", "Cannot set both 'host' and 'mapping'");
 	bad("hostpci0: host=;\n", "hostpci0:", "no device");
 	bad("hostpci0: host=81:00.0;81:00.1;81:00.2;81:00.3;81:00.4;81:00.5;81:00.6;81:00.7;"
 	    "82:00.0;82:00.1;82:00.2;82:00.3;82:00.4;82:00.5;82:00.6;82:00.7;83:00.0\n",
@@ -368,10 +367,10 @@ static void test_pcimap_string(void)
 
 	CHECK(pv_pcimap_parse_string(cfg, "pci.cfg", "gpu", "pve1", b, PV_MAX_FUNCS, &n, &e) < 0,
 	      "unknown mapping");
-	CHECK(strstr(e.msg, "mapping 'gpu' not found in pci.cfg") != NULL, "%s", e.msg);
+	CHECK(strstr(e.msg, "mapping not found for 'gpu' in pci.cfg") != NULL, "%s", e.msg);
 	CHECK(pv_pcimap_parse_string(cfg, "pci.cfg", "gpu4090", "pve3", b, PV_MAX_FUNCS, &n, &e) < 0,
 	      "unknown node");
-	CHECK(strstr(e.msg, "mapping 'gpu4090' has no device for node 'pve3'") != NULL, "%s", e.msg);
+	CHECK(strstr(e.msg, "mapping not found for 'gpu4090': no device for node 'pve3'") != NULL, "%s", e.msg);
 	CHECK(pv_pcimap_parse_string(cfg, "pci.cfg", "nopath", "pve1", b, PV_MAX_FUNCS, &n, &e) < 0,
 	      "no path");
 	CHECK(strstr(e.msg, "pci.cfg:12: mapping 'nopath'") != NULL && strstr(e.msg, "no path="),
@@ -479,11 +478,11 @@ static void test_load_root(void)
 	CHECK(pv_vmconf_load(200, NULL, &c, &e) < 0, "node without map");
 	/* both lines named: the VM config's hostpci0 and the mapping's entry */
 	CHECK(strstr(e.msg, "200.conf:5: hostpci0: "), "%s", e.msg);
-	CHECK(strstr(e.msg, "pci.cfg:1: mapping 'gpu4090' has no device for node 'pve9'"),
+	CHECK(strstr(e.msg, "pci.cfg:1: PCI device mapping not found for 'gpu4090': no device for node 'pve9'"),
 	      "%s", e.msg);
 	pv_vmconf_free(&c);
 	CHECK(pv_vmconf_load(201, NULL, &c, &e) < 0, "unknown mapping");
-	CHECK(strstr(e.msg, "201.conf:1: hostpci0: mapping 'ghost' not found in"), "%s", e.msg);
+	CHECK(strstr(e.msg, "201.conf:1: hostpci0: PCI device mapping not found for 'ghost' in"), "%s", e.msg);
 	pv_vmconf_free(&c);
 	write_file(dir, "etc/hostname", "bad/name\n");
 	CHECK(pv_vmconf_load(200, NULL, &c, &e) < 0, "bad hostname");
@@ -498,6 +497,70 @@ static void test_load_root(void)
 	CHECK(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0, "rm %s", dir);
 }
 
+/* Issue 14: what qemu-server reads and pvepin used to skip. */
+static void test_pve_semantics(void)
+{
+	struct pv_err e;
+	struct pv_vmconf c;
+	struct pv_mapalt alt[PV_MAX_MAPALT];
+	int n;
+
+	/* lines parse_vm_config cannot parse are refused, with PVE's words */
+	bad("cores: 2\n  leading: space\n", "t.conf:2:", "unable to parse config");
+	bad("root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n", "t.conf:2:", "vm 100 - unable to parse config");
+	bad("cores:\n", "t.conf:1:", "unable to parse config");
+	bad("Cores: 2\n", "t.conf:1:", "unable to parse config");
+	/* but keys with '-' and blank lines are PVE's own */
+	CHECK(parse("cores: 2\n\n   \nsome-key: 1\n", &c, &e) == 0, "%s", e.msg);
+	pv_vmconf_free(&c);
+	/* mdev, driver, template, kvm, hotplug */
+	CHECK(parse("hostpci0: 81:00.0,mdev=nvidia-35\nhostpci1: 82:00.0,driver=keep\n"
+		    "hostpci2: 83:00.0,driver=vfio\ntemplate: 1\nkvm: 0\nhotplug: disk,memory\n",
+		    &c, &e) == 0, "%s", e.msg);
+	CHECK_STR(c.hostpci[0].mdev, "nvidia-35");
+	CHECK(!c.hostpci[0].keep && c.hostpci[1].keep && !c.hostpci[2].keep, "driver=keep");
+	CHECK(c.template && !c.kvm && c.hotplug_memory, "template, kvm, hotplug");
+	pv_vmconf_free(&c);
+	CHECK(parse("cores: 1\n", &c, &e) == 0 && c.kvm && !c.template && !c.hotplug_memory,
+	      "defaults: kvm on, not a template, no memory hotplug");
+	pv_vmconf_free(&c);
+	bad("hostpci0: 81:00.0,driver=nouveau\n", "hostpci0:", "allowed: vfio, keep");
+	bad("hostpci0: host=81:00.0;81:00.1,mdev=x\n", "hostpci0:", "cannot use mediated device with multifunction device");
+	bad("hostpci0: 81:00.0,mdev=../x\n", "hostpci0:", "not a mediated device type");
+	bad("hotplug: memory,warp\n", "hotplug:", "unable to parse hotplug option");
+	bad("kvm: maybe\n", "kvm:", "not a boolean");
+	/* every map line of the node is an alternative, with id and group */
+	CHECK(pv_pcimap_parse_alts("nic\n\tmap id=8086:1521,iommugroup=7,node=n,path=02:00.0\n"
+				   "\tmap node=m,path=03:00.0\n\tmap id=8086:1521,node=n,path=04:00.0\n",
+				   "c", "nic", "n", alt, PV_MAX_MAPALT, &n, &e) == 0, "%s", e.msg);
+	CHECK_INT(n, 2);
+	CHECK_STR(bdf_str(&alt[1].bdf[0]), "0000:04:00.0");
+	CHECK(alt[0].vendor == 0x8086 && alt[0].device == 0x1521 && alt[0].iommugroup == 7 &&
+	      alt[1].iommugroup == -1, "id and iommugroup read");
+	CHECK(pv_pcimap_parse_alts("nic\n\tmap id=zz,node=n,path=02:00.0\n", "c", "nic", "n", alt,
+				   PV_MAX_MAPALT, &n, &e) < 0 && strstr(e.msg, "vendor:device"), "bad id: %s", e.msg);
+}
+
+static void test_nul(const char *dir)
+{
+	static const char lit[] = "cores: 2\n\0hostpci0: 81:00.0\n";
+	struct pv_err e = { 0 };
+	struct pv_vmconf c;
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/nul.conf", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL, "open %s", path);
+	if (!f)
+		return;
+	fwrite(lit, 1, sizeof(lit) - 1, f);
+	fclose(f);
+	CHECK(pv_vmconf_load(100, path, &c, &e) < 0, "a NUL byte is refused");
+	CHECK(strstr(e.msg, "NUL byte at offset 9") != NULL, "%s", e.msg);
+	pv_vmconf_free(&c);
+}
+
 int main(void)
 {
 	test_seed100();
@@ -508,5 +571,7 @@ int main(void)
 	test_sections_and_dups();
 	test_pcimap_string();
 	test_load_root();
+	test_pve_semantics();
+	test_nul("/tmp");
 	return tap_done("test_vmconf");
 }

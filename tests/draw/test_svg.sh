@@ -230,11 +230,11 @@ expect_rc "unwritable --svg FILE fails" 1 $PVEPIN $P plan 100 --svg /nonexistent
 # --- a running VM from the ledger drawn with the plan, in its own colour
 R=$TMP/root
 mkdir -p "$R/run/pvepin"
-printf 'pvepin-ledger\t1\nvm\t200\trunning\t16-23,48-55\t24-31,56-63\npage\t200\t1\t1048576\t16\ndev\t200\t0000:6f:00.0\n' \
+printf 'pvepin-ledger\t1\nvm\t200\trunning\t24-31,56-63\t8-15,40-47\npage\t200\t2\t1048576\t16\ndev\t200\t0000:6f:00.0\n' \
 	> "$R/run/pvepin/ledger"
 if $PVEPIN --root "$R" $P plan 100 --svg "$TMP/two.svg" > /dev/null 2>"$TMP/err"; then
 	pycheck "plan with VM 200 running: both VMs, distinct colours, VM 200 on its ledger CPUs" \
-		check_vms "$TMP/two.svg" "$TMP/tr7970x.json" "$TMP/plan.json" 200 16-23,48-55
+		check_vms "$TMP/two.svg" "$TMP/tr7970x.json" "$TMP/plan.json" 200 24-31,56-63
 else
 	fail "plan --svg with a ledger: $(cat $TMP/err)"
 fi

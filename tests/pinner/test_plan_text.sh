@@ -14,7 +14,9 @@ conf() { printf 'cores: %s\nmemory: %s\n%s' "$1" "$2" "${3:+$3
 
 # --- plan --pve: a guest node with CPUs 0;2;4;6 is one shell word
 printf '[vm]\nmode = manual\nvcpus = 0,8,1,9,2,10,3,11\n' > "$T_DIR/alt.ini"
-pv --topology $S/tr7970x.xml --conf $C/vm8.conf --policy "$T_DIR/alt.ini" plan 100 --pve > "$T_DIR/pve" 2>&1 ||
+# an affinity that does not hold the vCPUs' CPUs is proposed too
+{ cat $C/vm8.conf; echo "affinity: 0-1"; } > "$T_DIR/vm8aff.conf"
+pv --topology $S/tr7970x.xml --conf "$T_DIR/vm8aff.conf" --policy "$T_DIR/alt.ini" plan 100 --pve > "$T_DIR/pve" 2>&1 ||
 	fail "plan --pve: $(cat "$T_DIR/pve")"
 expect_grep "numa0 quoted" "^qm set 100 --numa 1 --numa0 'cpus=0;2;4;6,hostnodes=0,memory=8192,policy=bind' --numa1 'cpus=1;3;5;7,hostnodes=3," "$T_DIR/pve"
 # run the lines as a shell would, qm printing the arguments it got
@@ -36,9 +38,16 @@ expect_grep "1 vCPU, singular" "^VM 100: [a-z]* mode, 1 vCPU$|^VM 100: [a-z]* mo
 expect_grep "vCPU 0, not 0-0" ": vCPU 0 -> CPU [0-9]+$" "$T_DIR/one"
 expect_grep "node 0, singular" "memory: no hugepages, node 0$" "$T_DIR/one"
 expect_eq "no 'vCPUs' for one, no '0-0'" "$(grep -c '1 vCPUs\|vCPU 0-0\|nodes 0$' "$T_DIR/one")" 0
-pv --topology $S/tr7970x.xml --conf $S/100.conf --policy "$T_DIR/nohp.ini" plan 100 > "$T_DIR/two"
+# the guide's numa0/numa1 bind guest memory to host nodes 0 and 1
+grep -v '^hugepages:' $S/100.conf > "$T_DIR/100nohp.conf"
+pv --topology $S/tr7970x.xml --conf "$T_DIR/100nohp.conf" plan 100 > "$T_DIR/two"
 expect_grep "16 vCPUs, plural" "mode, 16 vCPUs" "$T_DIR/two"
-expect_grep "two nodes, plural" "memory: no hugepages, nodes 0,3$" "$T_DIR/two"
+expect_grep "two nodes, plural" "memory: no hugepages, nodes 0-1$" "$T_DIR/two"
+# the config's hugepages with policy hugepages = off: PVE allocates them
+pv --topology $S/tr7970x.xml --conf $S/100.conf --policy "$T_DIR/nohp.ini" plan 100 > "$T_DIR/pveal"
+expect_grep "hugepages = off: PVE's own pages, said so" \
+	"memory: 1 GiB hugepages by the VM config, allocated by PVE \(pvepin reserves none\), nodes 0-1$" "$T_DIR/pveal"
+expect_eq "hugepages = off: no '0 x' count" "$(grep -c ' 0 x ' "$T_DIR/pveal")" 0
 
 # --- an XML topology has no IOMMU facts: said so, not "group -1"
 pv --topology $S/tr7970x.xml --conf $S/100.conf plan 100 > "$T_DIR/xml"
@@ -101,6 +110,10 @@ try() {
 		pol mode manual "$3"; sed -i "/^\[vm\]/a vcpus = 0-$((want - 1))" "$T_DIR/fix.ini"
 		check_fix "$1" "$2" manual ;;
 	esac
+	case $msg in *"lower reserve_cores"*)
+		n=$((n + 1)); cp "$3" "$T_DIR/fix.ini"; printf '[host]\nreserve_cores = 0\n' >> "$T_DIR/fix.ini"
+		check_fix "$1" "$2" reserve_cores ;;
+	esac
 	case $msg in *"give the VM at most "*)
 		n=$((n + 1)); k=$(echo "$msg" | sed -n 's/.*give the VM at most \([0-9]*\) vCPUs.*/\1/p')
 		# k vCPUs: cores k, one socket, no -smp in args
@@ -123,13 +136,19 @@ try $S/tr7970x.xml $S/100.conf $C/gaming-l3-1.ini
 try $H/i7-1370p-hybrid.xml $C/vm8.conf $C/gaming.ini
 try $H/i7-1370p-hybrid.xml $C/vm16.conf $C/gaming.ini
 try $H/desktop-4c8t-1l3.xml $C/vm12.conf $C/workstation.ini
-# the seed's workstation VM 101 under the default (gaming) policy: the fix
-# that works is mode = workstation, and the message says it
-printf '[vm]\n' > "$T_DIR/default.ini"
-pv --topology $S/tr7970x.xml --conf $S/101.conf plan 101 2> "$T_DIR/e101" >/dev/null
+# the seed's workstation VM 101 (64 vCPUs on the 64 CPUs) under gaming with
+# no host reserve: the fixes that work are smt = on and mode = workstation,
+# and the message names them
+printf '[vm]\n[host]\nreserve_cores = 0\n' > "$T_DIR/nores.ini"
+pv --topology $S/tr7970x.xml --conf $S/101.conf --policy "$T_DIR/nores.ini" plan 101 2> "$T_DIR/e101" >/dev/null
 expect_grep "seed VM 101: the refusal suggests mode = workstation" "use mode = workstation" "$T_DIR/e101"
-printf '[vm]\nmode = workstation\n' > "$T_DIR/ws.ini"
+printf '[vm]\nmode = workstation\n[host]\nreserve_cores = 0\n' > "$T_DIR/ws.ini"
 expect_rc "seed VM 101: mode = workstation plans it" 0 pv --topology $S/tr7970x.xml --conf $S/101.conf --policy "$T_DIR/ws.ini" plan 101
-try $S/tr7970x.xml $S/101.conf "$T_DIR/default.ini"
+try $S/tr7970x.xml $S/101.conf "$T_DIR/nores.ini"
+# with the default reserve, workstation mode is refused for the host's sake,
+# and lowering the reserve is the fix it names
+printf '[vm]\nmode = workstation\n' > "$T_DIR/wsres.ini"
+try $S/tr7970x.xml $S/101.conf "$T_DIR/wsres.ini"
+expect_grep "seed VM 101: the reserve refusal says why" "below its reserve of [0-9]+ .*lower reserve_cores" "$T_DIR/e"
 
 done_tests

@@ -12,6 +12,8 @@ name: gpu
 cores: 2
 memory: 2048
 hugepages: 1024
+numa: 1
+numa0: cpus=0-1,hostnodes=1,memory=2048,policy=bind
 hostpci0: 0000:81:00,pcie=1
 C
 plan_json 100 /tmp/p100 || fail "plan 100: $(cat /tmp/p100.err)"
@@ -34,6 +36,8 @@ pve_conf 101 <<'C'
 cores: 2
 memory: 16384
 hugepages: 1024
+numa: 1
+numa0: cpus=0-1,hostnodes=1,memory=16384,policy=bind
 hostpci0: 0000:81:00,pcie=1
 C
 refused 101 "16 x 1G on a 6 GiB node" 'huge|page|memory'
@@ -44,6 +48,7 @@ pve_conf 102 <<'C'
 cores: 1
 memory: 256
 hugepages: 2
+numa: 1
 C
 plan_json 102 /tmp/p102 || fail "plan 102: $(cat /tmp/p102.err)"
 expect_eq "plan: 2 MiB pages" "$(json_hp_kb /tmp/p102)" 2048

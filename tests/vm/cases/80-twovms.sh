@@ -38,6 +38,8 @@ name: gpu
 cores: 2
 memory: 1024
 hugepages: 1024
+numa: 1
+numa0: cpus=0-1,hostnodes=1,memory=1024,policy=bind
 hostpci0: 0000:81:00,pcie=1
 C
 pve_conf 101 <<'C'
