@@ -50,8 +50,8 @@ expect_eq "qemu.slice is a partition root" "$(rd sys/fs/cgroup/qemu.slice/cpuset
 expect_eq "system.slice not written" "$(rd sys/fs/cgroup/system.slice/cpuset.cpus)" ""
 expect_eq "init.scope not written" "$(rd sys/fs/cgroup/init.scope/cpuset.cpus)" ""
 expect_eq "user.slice not written" "$(rd sys/fs/cgroup/user.slice/cpuset.cpus)" "0-6"
-expect_grep "ledger shares the partition" "^shared	PARTITION	qemu.slice	member	root$" "$T/root/run/pvepin/ledger"
-expect_grep "ledger shares its CPUs" "^shared	PARTCPUS	cgroupfs:qemu.slice		0-1,4-5$" "$T/root/run/pvepin/ledger"
+expect_grep "ledger shares the partition" "^shared	PARTITION	qemu.slice	member	root	[0-9a-f]{8}$" "$T/root/run/pvepin/ledger"
+expect_grep "ledger shares its CPUs" "^shared	PARTCPUS	cgroupfs:qemu.slice		0-1,4-5	[0-9a-f]{8}$" "$T/root/run/pvepin/ledger"
 expect_eq "governor cpu4" "$(rd sys/devices/system/cpu/cpu4/cpufreq/scaling_governor)" performance
 expect_eq "governor cpu2 untouched" "$(rd sys/devices/system/cpu/cpu2/cpufreq/scaling_governor)" schedutil
 expect_grep "ledger holds VM 100" "^vm	100	starting	0-1,4-5	2-3,6-7" "$T/root/run/pvepin/ledger"

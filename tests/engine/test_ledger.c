@@ -105,7 +105,10 @@ static void test_roundtrip(void)
 	CHECK(pv_ledger_load(&back, &e) == 0, "load: %s", e.msg);
 	same(&l, &back);
 	text = ledger_text();
-	CHECK(text && !strncmp(text, "pvepin-ledger\t1\n", 16), "header: %.40s", text ? text : "(none)");
+	CHECK(text && !strncmp(text, "pvepin-ledger\t2\t", 16), "header: %.40s", text ? text : "(none)");
+	/* 6 VM records (one vm, two page, two dev lines; one vm line) and 2 shared */
+	CHECK(text && strstr(text, "\nend\t8\t") && text[strlen(text) - 1] == '\n',
+	      "end record counting 8: %s", text ? text : "(none)");
 	CHECK(text && strstr(text, "cpu\\tmemory\\n") && strstr(text, "a\\\\b"),
 	      "tab, newline, backslash escaped: %s", text ? text : "(none)");
 	/* the text parses to the same ledger, which saves to the same text */
