@@ -318,12 +318,12 @@ static int corrupt(struct pv_err *e, const char *fmt, ...)
 /* Version 2: check and cut a line's "\t<fnv1a>" tail. */
 static int unsum(char *line)
 {
-	char *tab = strrchr(line, '\t'), *end;
+	char *tab = strrchr(line, '\t');
 	unsigned long want;
 
 	if (!tab || strlen(tab + 1) != 8 || strspn(tab + 1, "0123456789abcdef") != 8)
 		return -1;
-	want = strtoul(tab + 1, &end, 16);
+	want = strtoul(tab + 1, NULL, 16);
 	if (pv_fnv1a(line, (size_t)(tab - line)) != (uint32_t)want)
 		return -1;
 	*tab = '\0';

@@ -291,12 +291,11 @@ static int journal_vmid(const char *name)
 	return pv_parse_long(digits, PV_VMID_MIN, PV_VMID_MAX, &id) < 0 ? -1 : (int)id;
 }
 
-static int note_vm(int *ids, int *n, int vmid)
+/* vmids() takes at most PV_LEDGER_REBUILD_MAX journals: these never fill */
+static void note_vm(int *ids, int *n, int vmid)
 {
-	if (*n >= PV_LEDGER_REBUILD_MAX)
-		return -1;
-	ids[(*n)++] = vmid;
-	return 0;
+	if (*n < PV_LEDGER_REBUILD_MAX)
+		ids[(*n)++] = vmid;
 }
 
 /* One journal: the VM's entry when it is alive, its shared steps always
@@ -314,11 +313,11 @@ static int take_journal(int vmid, struct pv_ledger *l, struct pv_jlist *jl, stru
 			return pv_fail(e, ENOMEM, "ledger rebuild");
 	if (!jl->nlive)
 		return 0;
-	if (!pv_ledger_vm_alive(vmid))
-		return note_vm(rb->stale, &rb->nstale, vmid) < 0 ?
-			pv_fail(e, E2BIG, "ledger rebuild: more than %d journals", PV_LEDGER_REBUILD_MAX) : 0;
-	if (note_vm(rb->live, &rb->nlive, vmid) < 0)
-		return pv_fail(e, E2BIG, "ledger rebuild: more than %d journals", PV_LEDGER_REBUILD_MAX);
+	if (!pv_ledger_vm_alive(vmid)) {
+		note_vm(rb->stale, &rb->nstale, vmid);
+		return 0;
+	}
+	note_vm(rb->live, &rb->nlive, vmid);
 	if (vm_from_journal(jl, vmid, &v, e) < 0)
 		return -1;
 	return pv_ledger_put(l, &v, e);
