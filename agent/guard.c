@@ -82,7 +82,9 @@ static void give_back(struct pv_agent *a, const char *why)
 			     "restore %d`", why, e.msg, a->vmid);
 		return;
 	}
-	if (pv_ledger_load(&led, &e) < 0) {
+	/* under the lock: a corrupt ledger is rebuilt (this guard running
+	 * keeps its VM in it) so the host can still be given back */
+	if (pv_ledger_load_repair(&led, true, &e) < 0) {
 		pv_lock_release(lock);
 		pv_agent_log(a, LOG_ERR, "%s: %s; run `pvepin restore %d`", why, e.msg, a->vmid);
 		return;

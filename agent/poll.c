@@ -281,7 +281,9 @@ enum pv_agent_fixed pv_agent_fix(struct pv_agent *a)
 		}
 		return fix_failed(a, &err);
 	}
-	if (pv_ledger_load(&led, &err) < 0) {
+	/* under the lock: a corrupt ledger is rebuilt (this agent running
+	 * keeps its VM in it), not taken for "restored" */
+	if (pv_ledger_load_repair(&led, true, &err) < 0) {
 		pv_lock_release(lock);
 		return fix_failed(a, &err);
 	}

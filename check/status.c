@@ -269,7 +269,8 @@ int pv_status(int vmid, bool json, FILE *out, struct pv_err *e)
 	struct pv_ledger led;
 	int total = 0, shown = 0;
 
-	if (pv_ledger_load(&led, e) < 0)
+	/* a corrupt ledger: status shows the one rebuilt from the journals */
+	if (pv_ledger_load_repair(&led, false, e) < 0)
 		return -1;
 	if (json)
 		fputs("{\"vms\":[", out);

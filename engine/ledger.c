@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,56 +112,71 @@ int pv_ledger_others(const struct pv_ledger *l, int self)
 	return n;
 }
 
-/* ---- text form: tab-separated pv_escape'd fields, one record a line ---- */
+/* ---- text form: tab-separated pv_escape'd fields, one record a line ----
+ * Version 2 closes every line with the FNV-1a checksum of what precedes it
+ * (as the journal does) and the file with "end <records>": a torn, cut or
+ * scribbled-on ledger is told from a good one, and rebuilt (ledger_rebuild.c).
+ * Version 1 (no checksums, no end) is still read: a ledger the previous
+ * package wrote while its VMs run. */
 
-static int put_line(FILE *f, const char *const *fld, int n)
+#define LEDGER_VERSION "2"
+
+static int put_line(FILE *f, const char *const *fld, int n, int *nrec)
 {
-	char buf[4 * PV_JVAL + 8];
+	char buf[MAX_FIELDS * (4 * PV_JVAL + 1) + 16];
+	size_t o = 0;
 
 	for (int i = 0; i < n; i++) {
-		if (pv_escape(buf, sizeof(buf), fld[i]) < 0)
+		if (i)
+			buf[o++] = '\t';
+		if (pv_escape(buf + o, sizeof(buf) - o - 16, fld[i]) < 0)
 			return -1;
-		fprintf(f, "%s%s", i ? "\t" : "", buf);
+		o += strlen(buf + o);
 	}
-	fputc('\n', f);
+	fprintf(f, "%s\t%08x\n", buf, pv_fnv1a(buf, o));
+	(*nrec)++;
 	return 0;
 }
 
-static int write_vm(FILE *f, const struct pv_lvm *v)
+static int write_vm(FILE *f, const struct pv_lvm *v, int *nrec)
 {
 	char id[16], a[24], b[24], c[24];
 
 	snprintf(id, sizeof(id), "%d", v->vmid);
-	if (put_line(f, (const char *[]){ "vm", id, v->state, v->cpus, v->host }, 5) < 0)
+	if (put_line(f, (const char *[]){ "vm", id, v->state, v->cpus, v->host }, 5, nrec) < 0)
 		return -1;
 	for (int i = 0; i < v->npages; i++) {
 		snprintf(a, sizeof(a), "%d", v->pages[i].node);
 		snprintf(b, sizeof(b), "%ld", v->page_kb);
 		snprintf(c, sizeof(c), "%ld", v->pages[i].count);
-		if (put_line(f, (const char *[]){ "page", id, a, b, c }, 5) < 0)
+		if (put_line(f, (const char *[]){ "page", id, a, b, c }, 5, nrec) < 0)
 			return -1;
 	}
 	for (int i = 0; i < v->ndevs; i++)
-		if (put_line(f, (const char *[]){ "dev", id, v->devs[i] }, 3) < 0)
+		if (put_line(f, (const char *[]){ "dev", id, v->devs[i] }, 3, nrec) < 0)
 			return -1;
 	return 0;
 }
 
 static int write_all(FILE *f, const struct pv_ledger *l)
 {
-	if (put_line(f, (const char *[]){ "pvepin-ledger", "1" }, 2) < 0)
+	int nrec = 0, nhead = 0;
+	char count[16];
+
+	if (put_line(f, (const char *[]){ "pvepin-ledger", LEDGER_VERSION }, 2, &nhead) < 0)
 		return -1;
 	for (int i = 0; i < l->nvm; i++)
-		if (write_vm(f, &l->vm[i]) < 0)
+		if (write_vm(f, &l->vm[i], &nrec) < 0)
 			return -1;
 	for (int i = 0; i < l->nsh; i++) {
 		const struct pv_lshared *s = &l->sh[i];
 
 		if (put_line(f, (const char *[]){ "shared", pv_step_name(s->kind), s->target, s->orig,
-						  s->written }, 5) < 0)
+						  s->written }, 5, &nrec) < 0)
 			return -1;
 	}
-	return 0;
+	snprintf(count, sizeof(count), "%d", nrec);
+	return put_line(f, (const char *[]){ "end", count }, 2, &nhead);
 }
 
 int pv_ledger_save(const struct pv_ledger *l, struct pv_err *e)
@@ -280,18 +297,66 @@ static int parse_line(struct pv_ledger *l, char **f, int n)
 	return -1;
 }
 
-int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e)
-{
-	_cleanup_free_ char *buf = strdup(text);
-	char *line, *next, *f[MAX_FIELDS];
-	int lineno = 0;
+/* A ledger that fails to parse is corrupt (EBADMSG, without strerror's
+ * words): callers tell it from one they could not read, and rebuild it. */
+static int corrupt(struct pv_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-	memset(l, 0, sizeof(*l));
-	if (!buf)
-		return pv_fail(e, ENOMEM, "ledger");
-	/* save removes an empty ledger: an empty file is a truncated one */
-	if (!*buf)
-		return pv_fail(e, 0, "ledger:1: not a pvepin ledger (empty)");
+static int corrupt(struct pv_err *e, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pv_fail(e, 0, "%s", msg);
+	if (e)
+		e->errnum = EBADMSG;
+	return -1;
+}
+
+/* Version 2: check and cut a line's "\t<fnv1a>" tail. */
+static int unsum(char *line)
+{
+	char *tab = strrchr(line, '\t');
+	unsigned long want;
+
+	if (!tab || strlen(tab + 1) != 8 || strspn(tab + 1, "0123456789abcdef") != 8)
+		return -1;
+	want = strtoul(tab + 1, NULL, 16);
+	if (pv_fnv1a(line, (size_t)(tab - line)) != (uint32_t)want)
+		return -1;
+	*tab = '\0';
+	return 0;
+}
+
+static int header(char *line, int *version)
+{
+	if (!strcmp(line, "pvepin-ledger\t1")) {
+		*version = 1;
+		return 0;
+	}
+	if (unsum(line) == 0 && !strcmp(line, "pvepin-ledger\t" LEDGER_VERSION)) {
+		*version = 2;
+		return 0;
+	}
+	return -1;
+}
+
+/* "end <records>": the records counted are exactly those before it. */
+static int end_record(char **f, int n, int nrec)
+{
+	long want;
+
+	return n == 2 && num(f[1], 0, INT32_MAX, &want) == 0 && want == nrec ? 0 : -1;
+}
+
+static int parse_lines(char *buf, struct pv_ledger *l, struct pv_err *e)
+{
+	char *line, *next, *f[MAX_FIELDS];
+	int lineno = 0, version = 0, nrec = 0;
+	bool ended = false;
+
 	for (line = buf; *line; line = next) {
 		char *nl = strchr(line, '\n');
 		int n;
@@ -299,18 +364,45 @@ int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e)
 		next = nl ? nl + 1 : line + strlen(line);
 		if (nl)
 			*nl = '\0';
-		lineno++;
-		n = split(line, f);
-		if (lineno == 1) {
-			if (n != 2 || strcmp(f[0], "pvepin-ledger") || strcmp(f[1], "1"))
-				return pv_fail(e, 0, "ledger:1: not a pvepin ledger");
+		if (++lineno == 1) {
+			if (header(line, &version) < 0)
+				return corrupt(e, "ledger:1: not a pvepin ledger");
 			continue;
 		}
-		if (n < 1 || parse_line(l, f, n) < 0) {
-			/* a refused ledger holds nothing: callers free only on success */
-			pv_ledger_free(l);
-			return pv_fail(e, 0, "ledger:%d: bad record", lineno);
+		if (ended)
+			return corrupt(e, "ledger:%d: a record after the end", lineno);
+		if (version == 2 && unsum(line) < 0)
+			return corrupt(e, "ledger:%d: bad checksum", lineno);
+		n = split(line, f);
+		if (version == 2 && n >= 1 && !strcmp(f[0], "end")) {
+			if (end_record(f, n, nrec) < 0)
+				return corrupt(e, "ledger:%d: bad end record", lineno);
+			ended = true;
+			continue;
 		}
+		if (n < 1 || parse_line(l, f, n) < 0)
+			return corrupt(e, "ledger:%d: bad record", lineno);
+		nrec++;
+	}
+	if (version == 2 && !ended)
+		return corrupt(e, "ledger:%d: cut short (no end record)", lineno);
+	return 0;
+}
+
+int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e)
+{
+	_cleanup_free_ char *buf = strdup(text);
+
+	memset(l, 0, sizeof(*l));
+	if (!buf)
+		return pv_fail(e, ENOMEM, "ledger");
+	/* save removes an empty ledger: an empty file is a truncated one */
+	if (!*buf)
+		return corrupt(e, "ledger:1: not a pvepin ledger (empty)");
+	if (parse_lines(buf, l, e) < 0) {
+		/* a refused ledger holds nothing: callers free only on success */
+		pv_ledger_free(l);
+		return -1;
 	}
 	return 0;
 }
@@ -371,8 +463,12 @@ int pv_ledger_claims(const struct pv_ledger *l, int self, struct pv_claims *c, s
 
 		if (v->vmid == self)
 			continue;
-		if (parse_cpus(v->cpus, one, e) < 0)
+		if (parse_cpus(v->cpus, one, e) < 0) {
+			/* a failed call holds nothing, as a refused parse */
+			hwloc_bitmap_free(c->cpus);
+			c->cpus = NULL;
 			return pv_wrap(e, "ledger, VM %d", v->vmid);
+		}
 		hwloc_bitmap_or(c->cpus, c->cpus, one);
 		for (int d = 0; d < v->ndevs && c->ndevs < PV_MAX_DEVS; d++) {
 			snprintf(c->devs[c->ndevs], PV_BDF_LEN, "%s", v->devs[d]);

@@ -37,8 +37,35 @@ struct pv_ledger {
 	int nsh;
 };
 
-/* An absent ledger loads empty. */
+/* An absent ledger loads empty. A corrupt one (torn, cut short, a bad
+ * checksum or record) fails with e->errnum EBADMSG and holds nothing. */
 int pv_ledger_load(struct pv_ledger *l, struct pv_err *e);
+/* The same, but a corrupt ledger is rebuilt from the journals
+ * (pv_ledger_rebuild) and said in one line. keep (the phase lock held, not
+ * --dry-run): the corrupt file is renamed to ledger.corrupt (.1, .2, ...
+ * if taken) and the rebuilt one saved; else it is only used. */
+int pv_ledger_load_repair(struct pv_ledger *l, bool keep, struct pv_err *e);
+
+#define PV_LEDGER_REBUILD_MAX 256
+
+/* What a rebuild found: the VMs it rebuilt, and those whose journal holds
+ * changes but whose QEMU and agent are gone (left out). */
+struct pv_ledger_rebuilt {
+	int live[PV_LEDGER_REBUILD_MAX], nlive;
+	int stale[PV_LEDGER_REBUILD_MAX], nstale;
+	int nsh;
+};
+/* A VM holds what its journal says while its QEMU runs (the pid file
+ * /run/qemu-server/VMID.pid names a process; under --root the tree's own
+ * /proc) or its agent does (never under --root: a captured tree runs
+ * nothing). An unreadable pid file counts as running. */
+bool pv_ledger_vm_alive(int vmid);
+/* The ledger from /run/pvepin/VMID.journal: an entry per VM alive with
+ * live steps (devices rebound, pages added, its CPUs from its scope,
+ * threads and governors, its host CPUs from the host cpusets or its
+ * partition), and the shared settings from every journal, alive or not,
+ * with the value from before the first VM. */
+int pv_ledger_rebuild(struct pv_ledger *l, struct pv_ledger_rebuilt *rb, struct pv_err *e);
 int pv_ledger_save(const struct pv_ledger *l, struct pv_err *e);
 void pv_ledger_free(struct pv_ledger *l);
 int pv_ledger_parse(const char *text, struct pv_ledger *l, struct pv_err *e);

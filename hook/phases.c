@@ -350,7 +350,8 @@ static int locked(int vmid, enum pv_phase ph, struct pv_phase_sum *sum, struct p
 	struct pv_vmctx c;
 	int rc;
 
-	if (pv_ledger_load(&led, e) < 0)
+	/* under the lock: a corrupt ledger is set aside and rebuilt here */
+	if (pv_ledger_load_repair(&led, true, e) < 0)
 		return -1;
 	/* what VMs left that nothing else will give back (vmctx/giveback.h) */
 	pv_give_back_stale(&led, vmid);

@@ -50,8 +50,8 @@ expect_eq "qemu.slice is a partition root" "$(rd sys/fs/cgroup/qemu.slice/cpuset
 expect_eq "system.slice not written" "$(rd sys/fs/cgroup/system.slice/cpuset.cpus)" ""
 expect_eq "init.scope not written" "$(rd sys/fs/cgroup/init.scope/cpuset.cpus)" ""
 expect_eq "user.slice not written" "$(rd sys/fs/cgroup/user.slice/cpuset.cpus)" "0-6"
-expect_grep "ledger shares the partition" "^shared	PARTITION	qemu.slice	member	root$" "$T/root/run/pvepin/ledger"
-expect_grep "ledger shares its CPUs" "^shared	PARTCPUS	cgroupfs:qemu.slice		0-1,4-5$" "$T/root/run/pvepin/ledger"
+expect_grep "ledger shares the partition" "^shared	PARTITION	qemu.slice	member	root	[0-9a-f]{8}$" "$T/root/run/pvepin/ledger"
+expect_grep "ledger shares its CPUs" "^shared	PARTCPUS	cgroupfs:qemu.slice		0-1,4-5	[0-9a-f]{8}$" "$T/root/run/pvepin/ledger"
 expect_eq "governor cpu4" "$(rd sys/devices/system/cpu/cpu4/cpufreq/scaling_governor)" performance
 expect_eq "governor cpu2 untouched" "$(rd sys/devices/system/cpu/cpu2/cpufreq/scaling_governor)" schedutil
 expect_grep "ledger holds VM 100" "^vm	100	starting	0-1,4-5	2-3,6-7" "$T/root/run/pvepin/ledger"
@@ -87,6 +87,62 @@ if same; then pass "post-stop: tree identical"; else fail "post-stop: tree diffe
 if clean_state; then pass "post-stop: journal and ledger gone"; else fail "post-stop left state: $(ls "$T/root/run/pvepin")"; fi
 expect_rc "restore twice is a no-op" 0 pv restore 100
 if same; then pass "second restore: still identical"; else fail "second restore changed the tree"; fi
+
+# --- a corrupt ledger is rebuilt from the journals: VM 100 runs (its pid
+# file names a process of the tree's /proc), so the next phase under the
+# lock rebuilds exactly what pre-start recorded, sets the corrupt file
+# aside and says so in one line; post-stop then gives the tree back from
+# the rebuilt ledger's values. Once stale (no pid file: under --root no
+# agent counts), VM 100 is left out and `restore` still gives it back.
+L=$T/root/run/pvepin/ledger
+corrupt() { # how
+	case $1 in
+	truncated) head -c "$(($(wc -c < "$T/good") / 2))" "$T/good" > "$L" ;;
+	garbage) printf '\177ELF\002\001\001\000\000garbage\n\377' > "$L" ;;
+	checksum) sed '/^vm	100	/s/0-1,4-5/0-1,4-6/' "$T/good" > "$L" ;;
+	esac
+	cp "$L" "$T/bad"
+}
+# a ledger's records without header, end and checksums, sorted
+fields() { grep -v '^pvepin-ledger	\|^end	' "$1" | sed 's/	[0-9a-f]\{8\}$//' | sort; }
+for how in truncated garbage checksum; do
+	fresh
+	pv 100 pre-start > /dev/null 2>&1
+	cp "$L" "$T/good"
+	mkdir -p "$T/root/run/qemu-server" "$T/root/proc/4242"
+	echo 4242 > "$T/root/run/qemu-server/100.pid"
+	corrupt $how
+	expect_rc "$how ledger: status works on a rebuilt one" 0 pv status 100
+	expect_grep "$how ledger: status says it rebuilt" "using a ledger rebuilt from the journals: VM 100" "$T_OUT"
+	expect_rc "$how ledger: status leaves the file as it was" 0 cmp "$L" "$T/bad"
+	# another VM's phase: nothing re-enters VM 100 from its plan
+	pv 101 post-stop > "$T/out" 2>&1; rc=$?
+	expect_eq "$how ledger: the next phase runs" "$rc" 0
+	expect_eq "$how ledger: one line about it" "$(grep -c 'ledger' "$T/out")" 1
+	expect_grep "$how ledger: the line names the file set aside and what was rebuilt" \
+		"set aside as .*/ledger\.corrupt and rebuilt from the journals: VM 100 \(CPUs 0-1,4-5, 0 devices, 1 page\), 2 shared settings$" "$T/out"
+	expect_grep "$how ledger: the good one had the plan's 2 pages" "^page	100	0	1048576	2	" "$T/good"
+	expect_rc "$how ledger: the corrupt file is kept as it was" 0 cmp "$L.corrupt" "$T/bad"
+	# what pre-start recorded, but the pages: the journal knows the one it
+	# added, not the one that was free already
+	fields "$T/good" | sed 's/^\(page	100	0	1048576	\)2$/\11/' > "$T/want"
+	fields "$L" > "$T/now"
+	expect_rc "$how ledger: rebuilt to exactly what the journal says" 0 cmp "$T/want" "$T/now"
+	rm -rf "$T/root/run/qemu-server" "$T/root/proc/4242" # QEMU ends
+	expect_rc "$how ledger: post-stop from the rebuilt ledger" 0 pv 100 post-stop
+	printf '1\n' > "$HPF"
+	if same && clean_state; then pass "$how ledger: tree identical after stop"; else fail "$how ledger: $(head -c 400 "$T/diff") $(ls "$T/root/run/pvepin")"; fi
+done
+fresh
+pv 100 pre-start > /dev/null 2>&1
+cp "$L" "$T/good"
+corrupt checksum
+pv status > "$T/out" 2>&1
+expect_grep "stale VM 100 is left out of the rebuilt ledger" "no VM, 2 shared settings; left out, as neither QEMU nor agent runs: VM 100 " "$T/out"
+expect_rc "the stale VM's restore gives the tree back" 0 pv restore 100
+printf '1\n' > "$HPF"
+if same && [ ! -e "$T/root/run/pvepin/100.journal" ]; then pass "stale VM: tree identical after restore"; else fail "stale VM: $(head -c 400 "$T/diff")"; fi
+expect_rc "stale VM: the corrupt ledger was set aside" 0 cmp "$L.corrupt" "$T/bad"
 
 # --- compare-and-swap: a value changed since is left alone, and said so
 fresh

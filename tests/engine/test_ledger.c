@@ -4,7 +4,9 @@
  * claims, conflicts, pending hugepages, the shared housekeeping set, shared
  * settings remembered from before the first VM. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include "common/fsio.h"
 #include "common/opts.h"
 #include "conf/cpulist.h"
+#include "engine/claims.h"
+#include "engine/journal.h"
 #include "engine/ledger.h"
 #include "tests/lib/tap.h"
 
@@ -105,7 +109,10 @@ static void test_roundtrip(void)
 	CHECK(pv_ledger_load(&back, &e) == 0, "load: %s", e.msg);
 	same(&l, &back);
 	text = ledger_text();
-	CHECK(text && !strncmp(text, "pvepin-ledger\t1\n", 16), "header: %.40s", text ? text : "(none)");
+	CHECK(text && !strncmp(text, "pvepin-ledger\t2\t", 16), "header: %.40s", text ? text : "(none)");
+	/* 6 VM records (one vm, two page, two dev lines; one vm line) and 2 shared */
+	CHECK(text && strstr(text, "\nend\t8\t") && text[strlen(text) - 1] == '\n',
+	      "end record counting 8: %s", text ? text : "(none)");
 	CHECK(text && strstr(text, "cpu\\tmemory\\n") && strstr(text, "a\\\\b"),
 	      "tab, newline, backslash escaped: %s", text ? text : "(none)");
 	/* the text parses to the same ledger, which saves to the same text */
@@ -292,6 +299,8 @@ static void test_claims(void)
 	/* a CPU list the ledger cannot have written: refused, not guessed */
 	snprintf(l.vm[1].cpus, sizeof(l.vm[1].cpus), "8-x");
 	CHECK(pv_ledger_claims(&l, 102, &c, &e) < 0 && strstr(e.msg, "VM 101"), "bad list: %s", e.msg);
+	/* and holds nothing: pv_claims_load's callers free only on success */
+	CHECK(c.cpus == NULL, "a failed pv_ledger_claims keeps its CPU set");
 	hwloc_bitmap_free(c.cpus);
 	pv_ledger_free(&l);
 	hwloc_bitmap_free(set);
@@ -324,6 +333,238 @@ static void test_from_plan(void)
 	hwloc_bitmap_free(p.host_cpus);
 }
 
+/* ---- a corrupt ledger rebuilt from the journals ---- */
+
+/* root/REL holding text (parents made) */
+static void put_file(const char *rel, const char *text, size_t len)
+{
+	char path[PV_PATH_MAX], dir[PV_PATH_MAX], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (slash = dir + strlen(root) + 1; (slash = strchr(slash, '/')); slash++) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	CHECK(f != NULL, "create %s: %s", path, strerror(errno));
+	if (!f)
+		return;
+	CHECK(fwrite(text, 1, len, f) == len, "write %s", path);
+	fclose(f);
+}
+
+static void jstep(struct pv_journal *j, enum pv_phase ph, enum pv_step_kind k, const char *target,
+		  const char *old, const char *nv, bool undo)
+{
+	struct pv_err e = { 0 };
+	long seq;
+
+	CHECK(pv_journal_step(j, ph, k, target, old, nv, &seq, &e) == 0, "step %s: %s", target, e.msg);
+	CHECK(pv_journal_done(j, seq, nv, &e) == 0, "done %s: %s", target, e.msg);
+	if (undo)
+		CHECK(pv_journal_undone(j, seq, "restored", &e) == 0, "undone %s: %s", target, e.msg);
+}
+
+/* VM 102 started first and is gone (no pid file, no agent): its journal
+ * still holds its changes. VM 101 started second and runs (its pid file
+ * names a process of the tree's /proc): what it holds is in its journal,
+ * one rebind already undone. VM 103 runs with every step undone. */
+static void journals(void)
+{
+	struct pv_journal j;
+	struct pv_err e = { 0 };
+
+	put_file("/sys/devices/system/cpu/online", "0-7\n", 4);
+	CHECK(pv_journal_open(&j, 102, &e) == 0, "journal 102: %s", e.msg);
+	jstep(&j, PV_PRE_START, PV_STEP_PARTITION, "cgroupfs:qemu.slice", "member", "root", false);
+	jstep(&j, PV_PRE_START, PV_STEP_PARTCPUS, "cgroupfs:qemu.slice", "", "4-7", false);
+	jstep(&j, PV_PRE_START, PV_STEP_HUGEPAGES, "node1/1048576kB", "0", "4", false);
+	jstep(&j, PV_PRE_START, PV_STEP_REBIND, "0000:05:00.0", "nvme|", "vfio-pci", false);
+	pv_journal_close(&j);
+
+	CHECK(pv_journal_open(&j, 101, &e) == 0, "journal 101: %s", e.msg);
+	jstep(&j, PV_PRE_START, PV_STEP_CGCTL, "/", "off", "on", false);
+	jstep(&j, PV_PRE_START, PV_STEP_PARTCPUS, "cgroupfs:qemu.slice", "4-7", "2-7", false);
+	jstep(&j, PV_PRE_START, PV_STEP_HUGEPAGES, "node0/1048576kB", "1", "3", false);
+	jstep(&j, PV_PRE_START, PV_STEP_REBIND, "0000:02:00.0", "e1000e|", "vfio-pci", false);
+	jstep(&j, PV_PRE_START, PV_STEP_REBIND, "0000:03:00.0", "e1000e|", "vfio-pci", true);
+	jstep(&j, PV_PRE_START, PV_STEP_GOVERNOR,
+	      "/sys/devices/system/cpu/cpu2/cpufreq/scaling_governor", "schedutil", "performance", false);
+	jstep(&j, PV_POST_START, PV_STEP_CPUSET, "cgroupfs:qemu.slice/101.scope", "", "2-3", false);
+	jstep(&j, PV_POST_START, PV_STEP_AFFINITY, "4242/4243@1000", "0-7", "3", false);
+	jstep(&j, PV_POST_START, PV_STEP_IRQ, "/proc/irq/30/smp_affinity_list", "0-7", "6-7", false);
+	pv_journal_close(&j);
+	put_file("/run/qemu-server/101.pid", "4242\n", 5);
+	put_file("/proc/4242/stat", "4242 (kvm) S\n", 13);
+
+	CHECK(pv_journal_open(&j, 103, &e) == 0, "journal 103: %s", e.msg);
+	jstep(&j, PV_PRE_START, PV_STEP_REBIND, "0000:06:00.0", "e1000e|", "vfio-pci", true);
+	pv_journal_close(&j);
+	put_file("/run/qemu-server/103.pid", "4343\n", 5);
+	put_file("/proc/4343/stat", "4343 (kvm) S\n", 13);
+}
+
+/* Exactly what the live VMs' journals say, and the shared settings with
+ * the host's values from before the first VM (102's). */
+static void expected(struct pv_ledger *l)
+{
+	struct pv_lvm v = vm(101, "running", "2-3", "0-1");
+	struct pv_err e = { 0 };
+
+	memset(l, 0, sizeof(*l));
+	v.page_kb = 1048576;
+	v.pages[v.npages++] = (struct pv_plan_pages){ .node = 0, .count = 2 };
+	snprintf(v.devs[v.ndevs++], PV_BDF_LEN, "0000:02:00.0");
+	CHECK_INT(pv_ledger_put(l, &v, &e), 0);
+	CHECK_INT(pv_ledger_share(l, PV_STEP_PARTITION, "cgroupfs:qemu.slice", "member", "root", &e), 0);
+	CHECK_INT(pv_ledger_share(l, PV_STEP_PARTCPUS, "cgroupfs:qemu.slice", "", "2-7", &e), 0);
+	CHECK_INT(pv_ledger_share(l, PV_STEP_CGCTL, "/", "off", "on", &e), 0);
+}
+
+static char *slurp_rel(const char *rel)
+{
+	char path[PV_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	return pv_slurp(path, NULL, NULL);
+}
+
+/* Run f with stderr going to a file; its text back. */
+static char *stderr_of(int (*f)(struct pv_ledger *, bool, struct pv_err *), struct pv_ledger *l,
+		       bool keep, struct pv_err *e, int *rc)
+{
+	char path[PV_PATH_MAX];
+	int saved = dup(2), fd;
+
+	snprintf(path, sizeof(path), "%s/stderr", root);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fflush(stderr);
+	dup2(fd, 2);
+	*rc = f(l, keep, e);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	return slurp_rel("/stderr");
+}
+
+static void test_rebuild_one(const char *what, const char *bad, size_t len, const char *aside)
+{
+	struct pv_ledger want, got, back;
+	struct pv_err e = { 0 };
+	char rel[64], *said, *kept;
+	int rc;
+
+	expected(&want);
+	put_file("/run/pvepin/ledger", bad, len);
+	CHECK(pv_ledger_load(&got, &e) < 0 && e.errnum == EBADMSG, "%s: load: %d %s", what,
+	      e.errnum, e.msg);
+
+	/* without the lock (plan, status): used, not kept */
+	said = stderr_of(pv_ledger_load_repair, &got, false, &e, &rc);
+	CHECK(rc == 0, "%s: repair in memory: %s", what, e.msg);
+	if (rc == 0)
+		same(&want, &got);
+	pv_ledger_free(&got);
+	kept = slurp_rel("/run/pvepin/ledger");
+	CHECK(kept && !memcmp(kept, bad, len), "%s: the file was touched without the lock", what);
+	CHECK(said && strstr(said, "using a ledger rebuilt"), "%s: said: %s", what, said ? said : "");
+	free(kept);
+	free(said);
+
+	/* a phase (the lock held): set aside, rebuilt, saved, one line */
+	said = stderr_of(pv_ledger_load_repair, &got, true, &e, &rc);
+	CHECK(rc == 0, "%s: repair: %s", what, e.msg);
+	if (rc == 0)
+		same(&want, &got);
+	CHECK(!pv_ledger_vm(&got, 102) && !pv_ledger_vm(&got, 103), "%s: stale VM 102 or VM 103 "
+	      "with nothing live rebuilt", what);
+	pv_ledger_free(&got);
+	snprintf(rel, sizeof(rel), "/run/pvepin/%s", aside);
+	kept = slurp_rel(rel);
+	CHECK(kept && !memcmp(kept, bad, len), "%s: corrupt file not kept as %s", what, aside);
+	free(kept);
+	CHECK(said != NULL, "%s: nothing said", what);
+	if (!said)
+		said = strdup("");
+	CHECK(*said && strchr(said, '\n') == said + strlen(said) - 1, "%s: not one line: %s", what,
+	      said);
+	CHECK(strstr(said, aside) && strstr(said, "VM 101 (CPUs 2-3, 1 device, 2 pages)") &&
+	      strstr(said, "3 shared settings") && strstr(said, "left out") &&
+	      strstr(said, "VM 102") && !strstr(said, "VM 103"), "%s: said: %s", what, said);
+	free(said);
+	CHECK(pv_ledger_load(&back, &e) == 0, "%s: rebuilt ledger does not load: %s", what, e.msg);
+	same(&want, &back);
+	pv_ledger_free(&back);
+	pv_ledger_free(&want);
+}
+
+static void test_rebuild(void)
+{
+	struct pv_ledger old;
+	struct pv_err e = { 0 };
+	char *good, *nl, *sum;
+	size_t len;
+
+	journals();
+	/* the corrupt files start from a good ledger of other claims */
+	fill(&old);
+	CHECK(pv_ledger_save(&old, &e) == 0, "save: %s", e.msg);
+	pv_ledger_free(&old);
+	good = ledger_text();
+	CHECK(good != NULL, "no ledger saved");
+	if (!good)
+		return;
+	len = strlen(good);
+	test_rebuild_one("truncated mid-line", good, len / 2, "ledger.corrupt");
+	nl = strstr(good, "\nend\t");
+	CHECK(nl != NULL, "no end record");
+	if (nl)
+		test_rebuild_one("truncated at a line", good, (size_t)(nl - good) + 1,
+				 "ledger.corrupt.1");
+	test_rebuild_one("garbage", "\x7f" "ELF\x02\x01\x01\0\0garbage\n\xff\xfe", 19,
+			 "ledger.corrupt.2");
+	/* a value changed, its checksum not: "2-7,34-39" -> "2-8,34-39" */
+	sum = strstr(good, "2-7,34-39");
+	CHECK(sum != NULL, "no cpus in %s", good);
+	if (sum) {
+		sum[2] = '8';
+		test_rebuild_one("bad checksum", good, len, "ledger.corrupt.3");
+	}
+	free(good);
+
+	/* a ledger that cannot be read (not a corrupt one) is still an error */
+	{
+		char path[PV_PATH_MAX];
+		struct pv_ledger l;
+
+		snprintf(path, sizeof(path), "%s/run/pvepin/ledger", root);
+		unlink(path);
+		CHECK(mkdir(path, 0700) == 0, "mkdir %s", path);
+		CHECK(pv_ledger_load_repair(&l, true, &e) < 0 && e.errnum != EBADMSG,
+		      "a directory for a ledger was rebuilt over: %s", e.msg);
+		rmdir(path);
+	}
+}
+
+/* The known leak: pv_claims_load on a ledger whose CPU list does not
+ * parse returned with its CPU set still allocated. */
+static void test_claims_load_fails_clean(void)
+{
+	static const char bad[] = "pvepin-ledger\t1\nvm\t101\trunning\t8-x\t\n";
+	struct pv_claims c;
+	struct pv_err e = { 0 };
+
+	put_file("/run/pvepin/ledger", bad, sizeof(bad) - 1);
+	CHECK(pv_claims_load(&c, 102, &e) < 0 && strstr(e.msg, "VM 101"), "bad list: %s", e.msg);
+	CHECK(c.cpus == NULL && c.ndevs == 0, "a failed pv_claims_load holds its claims");
+	pv_claims_free(&c);
+	put_file("/run/pvepin/ledger", "", 0);
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -345,6 +586,8 @@ int main(void)
 	test_share();
 	test_claims();
 	test_from_plan();
+	test_claims_load_fails_clean();
+	test_rebuild();
 	pv_opt.root = "";
 	CHECK(nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS) == 0, "rm %s", root);
 	return tap_done("test_ledger");

@@ -20,7 +20,8 @@
  * for a hotplugged vCPU: named after it starts, as QEMU does), CPUS a
  * cpu list it starts on instead of inheriting the main thread's mask, so a
  * runtime pinner has something to fix), SIGUSR2 enables every MSI-X vector of every vfio
- * device (a guest driver that loads late), SIGTERM/SIGINT remove the
+ * device (a guest driver that loads late), SIGHUP disables them all (a guest
+ * driver unloading: the vectors leave msi_irqs until the next SIGUSR2), SIGTERM/SIGINT remove the
  * pidfile and exit 0. Every event is logged on stdout, one line each. */
 #include <errno.h>
 #include <fcntl.h>
@@ -413,9 +414,12 @@ static int serve(struct fq *q, const sigset_t *set)
 			break;
 		}
 		case SIGUSR2:
+		case SIGHUP:
 			for (int i = 0; i < q->ndevs; i++)
-				if (msix_set(&q->dev[i], q->dev[i].nvec_max))
+				if (msix_set(&q->dev[i], si.si_signo == SIGUSR2 ? q->dev[i].nvec_max : 0))
 					return 1;
+			if (si.si_signo == SIGHUP)
+				logf_("msix disabled on every device");
 			break;
 		default:
 			if (unlink(q->pidfile) != 0 && errno != ENOENT)
@@ -594,6 +598,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
 	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (r != 0)
 		return die("pthread_sigmask", r);

@@ -14,6 +14,7 @@
 #   TIMEOUT=1200 (whole run) CASE_TIMEOUT=240 (each case) BUILD=build
 #   PVEPIN=build-asan/pvepin-test (the binary to test; default
 #   $BUILD/pvepin-test, the test build, whose fault knobs case 75 uses)
+#   FLAP_SECONDS=120 (case 66-irqflap: how long the vectors come and go)
 #   and machine.sh's MEM_PER_NODE_G, CPU, EXTRA_APPEND
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -uo pipefail
@@ -78,6 +79,8 @@ cases=$(IFS=,; echo "${run[*]}")
 
 # ---------------------------------------------------------------- boot
 append="pvt.cases=${cases:-none} pvt.timeout=${CASE_TIMEOUT:-240}"
+# how long 66-irqflap makes the device's vectors come and go
+[ -n "${FLAP_SECONDS:-}" ] && append="$append pvt.flap=$FLAP_SECONDS"
 [ $shell = 1 ] && append="$append pvt.shell=1"
 . "$VM/machine.sh"
 TIMEOUT=${TIMEOUT:-1200}
