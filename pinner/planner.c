@@ -66,6 +66,7 @@ struct rank_ctx {
 	hwloc_const_bitmap_t gpu_loc;
 	bool asym;
 	enum pv_prefer prefer;
+	const int *free; /* usable free cores per L3 */
 };
 
 static unsigned gpu_distance(const struct rank_ctx *r, int node)
@@ -105,6 +106,10 @@ static int rank_cmp(const struct rank_ctx *r, int a, int b)
 	db = gpu_distance(r, lb->node);
 	if (da != db)
 		return da < db ? -1 : 1;
+	/* equally near: the roomier first, so max_l3 domains hold the VM
+	 * beside another VM's cores (issue 14) */
+	if (r->free && r->free[a] != r->free[b])
+		return r->free[a] > r->free[b] ? -1 : 1;
 	return a < b ? -1 : (a > b);
 }
 
@@ -359,13 +364,18 @@ static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct p
 	struct rank_ctx r = { .t = t, .prefer = pol->prefer };
 	struct fill f = { .need = need, .core_used = core_used };
 	_cleanup_free_ int *order = calloc((size_t)t->nl3, sizeof(int));
+	_cleanup_free_ int *free_cores = calloc((size_t)t->nl3 + 1, sizeof(int));
 	_cleanup_free_ bool *l3_taken = calloc((size_t)t->nl3, sizeof(bool));
 	_cleanup_bitmap_ hwloc_bitmap_t gn = hwloc_bitmap_alloc();
 
-	if (!order || !gn || !l3_taken)
+	if (!order || !gn || !l3_taken || !free_cores)
 		return pv_fail(e, ENOMEM, "plan");
 	f.l3_taken = l3_taken;
 	f.kind = best_kind(t, c);
+	for (int ci = 0; ci < t->ncore; ci++)
+		if (t->core[ci].l3 >= 0 && core_usable(t, c, ci, f.kind))
+			free_cores[t->core[ci].l3]++;
+	r.free = free_cores;
 	r.gpu_nodes = gn;
 	r.asym = l3_sizes_differ(t, c, f.kind);
 	gpu_locality(t, p, &r);

@@ -421,6 +421,39 @@ static void test_device_claim(const struct pv_topo *t)
 	pv_plan_free(&p);
 }
 
+/* Equally near L3 domains are ranked by their free cores: with another VM
+ * on most of the second L3, a gaming VM that fits the GPU's L3 and a free
+ * one is placed there, not refused for max_l3 (issue 14). */
+static void test_roomier_l3(const struct pv_topo *t)
+{
+	struct pv_claims c = { .cpus = hwloc_bitmap_alloc() };
+	struct vm v = { .policy = "[vm]\nmode = gaming\nmax_l3 = 2\n", .vcpus = 12, .memory_mb = 2048,
+			.gpu = "0000:81:00.0", .claims = &c };
+	struct pv_plan p;
+	struct pv_err e;
+	int taken = 0, second = -1;
+
+	/* the L3 an empty host would take second: after the GPU's */
+	CHECK(make(t, &v, &p, &e) == 0, "12 vCPUs on an empty host: %s", e.msg);
+	for (int i = 0; i < p.nvcpu && second < 0; i++)
+		if (p.vcpus[i].l3 != p.vcpus[0].l3)
+			second = p.vcpus[i].l3;
+	pv_plan_free(&p);
+	CHECK(second >= 0, "12 vCPUs take two L3 domains");
+	for (int ci = 0; ci < t->ncore && taken < 6 && second >= 0; ci++) {
+		if (t->core[ci].l3 != second)
+			continue;
+		for (int k = 0; k < t->core[ci].npu; k++)
+			hwloc_bitmap_set(c.cpus, t->core[ci].pu[k]);
+		taken++;
+	}
+	CHECK(make(t, &v, &p, &e) == 0, "6 cores of L3 #%d held by another VM: %s", second, e.msg);
+	for (int i = 0; i < p.nvcpu; i++)
+		CHECK(p.vcpus[i].l3 != second, "vCPU %d on the crowded L3 #%d", i, second);
+	pv_plan_free(&p);
+	hwloc_bitmap_free(c.cpus);
+}
+
 int main(void)
 {
 	struct pv_topo t;
@@ -439,8 +472,10 @@ int main(void)
 		test_claims(host_files[i], &t);
 		test_refusals(host_files[i], &t);
 		test_kinds(host_files[i], &t);
-		if (!strcmp(host_files[i], SEED))
+		if (!strcmp(host_files[i], SEED)) {
 			test_device_claim(&t);
+			test_roomier_l3(&t);
+		}
 		pv_topo_free(&t);
 	}
 	CHECK(gpu_cases >= 2, "only %d hosts had a GPU with locality to plan around", gpu_cases);
