@@ -250,11 +250,19 @@ static void free_room(const struct pv_topo *t, const struct pv_claims *c, int ki
 		}
 }
 
+/* What a count of free room is in: CPUs with SMT pairs, else cores. */
+static const char *unit(const struct fill *f, int n)
+{
+	if (f->pairs)
+		return n == 1 ? "CPU" : "CPUs";
+	return n == 1 ? "core" : "cores";
+}
+
 static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
 			  const struct pv_claims *c, const struct fill *f, struct pv_err *e)
 {
 	bool claimed = c && c->cpus && !hwloc_bitmap_iszero(c->cpus);
-	const char *what = f->pairs ? "CPUs" : "cores", *each = f->pairs ? "" : " (one vCPU per core)";
+	const char *what = unit(f, p->nvcpu), *each = f->pairs ? "" : " (one vCPU per core)";
 	char fixes[400], hybrid[80] = "";
 	int pus, any_cores, any_pus, cores;
 
@@ -269,8 +277,8 @@ static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
 		return pv_fail(e, 0, "VM %d wants %d vCPUs but the %d L3 domain(s) max_l3 lets pvepin use "
 			       "hold only %d free %s%s: %s", p->vmid, f->need, f->max_l3, p->nvcpu, what,
 			       each, fixes);
-	return pv_fail(e, 0, "VM %d wants %d vCPUs but only %d %s%s are %s%s: %s", p->vmid, f->need,
-		       p->nvcpu, what, t->nkinds > 1 ? " of the fastest kind" : "",
+	return pv_fail(e, 0, "VM %d wants %d vCPUs but only %d %s%s %s %s%s: %s", p->vmid, f->need,
+		       p->nvcpu, what, t->nkinds > 1 ? " of the fastest kind" : "", p->nvcpu == 1 ? "is" : "are",
 		       claimed ? "free (other VMs hold the rest)" : "there", each, fixes);
 }
 
@@ -309,7 +317,7 @@ static int bound_error(const struct pv_plan *p, const struct pv_topo *t, const s
 		       "node %s (%s), which has only %d free %s for them%s: give that guest node "
 		       "fewer vCPUs or bind it to another node (see `pvepin plan %d --pve`)%s%s",
 		       p->vmid, gi, want, b, g->from_socket ? "numa: 1 and hugepages: guest socket i on host node i" :
-		       "numaN hostnodes=", placed, f->pairs ? "CPUs" : "cores",
+		       "numaN hostnodes=", placed, unit(f, placed),
 		       f->max_l3 && f->l3_used >= f->max_l3 ? " within max_l3" : "", p->vmid,
 		       fixes[0] ? ", or " : "", fixes);
 }

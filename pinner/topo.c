@@ -389,6 +389,17 @@ static bool kinds_have_core_type(const struct pv_topo *t)
 	return false;
 }
 
+static void one_kind(struct pv_topo *t)
+{
+	for (int i = 0; i < t->npu; i++)
+		t->pu[i].kind = 0;
+	for (int c = 0; c < t->ncore; c++)
+		t->core[c].kind = 0;
+	for (int i = 0; i < t->nl3; i++)
+		t->l3[i].kind = 0;
+	t->nkinds = 1;
+}
+
 /* X3D parts: hwloc splits the two CCDs into kinds by max frequency only,
  * though the cores are the same; what differs is the L3 (V-cache). When
  * kinds are known only by frequency and follow unequal L3 sizes, they are
@@ -407,15 +418,48 @@ static void merge_frequency_kinds(struct pv_topo *t)
 		if (l->size != t->l3[0].size)
 			sizes_differ = true;
 	}
-	if (!sizes_differ)
+	if (sizes_differ)
+		one_kind(t);
+}
+
+/* A kind's FrequencyMaxMHz, 0 if hwloc does not say. */
+static long kind_mhz(const struct pv_topo *t, int k)
+{
+	struct hwloc_info_s *infos;
+	unsigned ninfos = 0;
+	int eff;
+
+	if (hwloc_cpukinds_get_info(t->h, (unsigned)k, NULL, &eff, &ninfos, &infos, 0) < 0)
+		return 0;
+	for (unsigned i = 0; i < ninfos; i++)
+		if (!strcmp(infos[i].name, "FrequencyMaxMHz"))
+			return strtol(infos[i].value, NULL, 10);
+	return 0;
+}
+
+#define PV_KIND_NEAR_PCT 6
+
+/* Favoured cores (Intel Turbo Boost Max, AMD preferred cores) boost a few
+ * percent higher, and hwloc makes them a kind of their own: without a
+ * CoreType, kinds whose top frequencies lie within PV_KIND_NEAR_PCT of each
+ * other are the same cores, or one "fastest" core would refuse every
+ * gaming VM of two vCPUs and more (issue 14). */
+static void merge_near_kinds(struct pv_topo *t)
+{
+	long lo = 0, hi = 0;
+
+	if (t->nkinds <= 1 || kinds_have_core_type(t))
 		return;
-	for (int i = 0; i < t->npu; i++)
-		t->pu[i].kind = 0;
-	for (int c = 0; c < t->ncore; c++)
-		t->core[c].kind = 0;
-	for (int i = 0; i < t->nl3; i++)
-		t->l3[i].kind = 0;
-	t->nkinds = 1;
+	for (int k = 0; k < t->nkinds; k++) {
+		long f = kind_mhz(t, k);
+
+		if (f <= 0)
+			return;
+		lo = !lo || f < lo ? f : lo;
+		hi = f > hi ? f : hi;
+	}
+	if ((hi - lo) * 100 <= lo * PV_KIND_NEAR_PCT)
+		one_kind(t);
 }
 
 int pv_topo_load(struct pv_topo *t, const char *xml_path, struct pv_err *e)
@@ -432,6 +476,7 @@ int pv_topo_load_as(struct pv_topo *t, const char *xml_path, bool this_host, str
 	    load_cpus(t, e) < 0)
 		goto fail;
 	merge_frequency_kinds(t);
+	merge_near_kinds(t);
 	load_distances(t);
 	load_model(t);
 	if (pv_topo_load_pci(t, e) < 0)

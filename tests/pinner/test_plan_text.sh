@@ -95,6 +95,17 @@ expect_eq "one-kind hosts: no 'of the fastest kind'" "$(grep -c 'fastest kind' "
 pv --topology $H/i7-1370p-hybrid.xml --conf $C/vm8.conf --policy $C/gaming.ini plan 100 2> "$T_DIR/e"
 expect_grep "hybrid host: 'of the fastest kind'" "only 6 cores of the fastest kind are there" "$T_DIR/e"
 
+# --- kinds a few percent apart (a favoured core, no CoreType) are one kind;
+# kinds far apart stay two
+NK=$H/desktop-4c8t-nearkinds.xml
+printf 'cores: 3\nmemory: 2048\n' > "$T_DIR/vm3.conf"
+expect_rc "near kinds (4700/4550 MHz): 3 gaming vCPUs plan" 0 pv --topology $NK --conf "$T_DIR/vm3.conf" --policy $C/gaming.ini plan 100
+pv --topology $NK topo > "$T_DIR/t"
+expect_eq "near kinds: no kind label" "$(grep -c 'performance\|efficiency' "$T_DIR/t")" 0
+sed 's/value="4550"/value="2400"/' $NK > "$T_DIR/far.xml"
+pv --topology "$T_DIR/far.xml" --conf "$T_DIR/vm3.conf" --policy $C/gaming.ini plan 100 > /dev/null 2> "$T_DIR/e"
+expect_grep "far kinds (4700/2400 MHz): the fastest kind only" "only 1 core of the fastest kind is there" "$T_DIR/e"
+
 # --- refusals name only fixes that work: apply each one, the plan succeeds
 # try HOST CONF POLICY: every fix the refusal names, applied alone
 try() {
