@@ -10,6 +10,12 @@ cores: 4
 memory: 1024
 hostpci0: 0000:81:00,pcie=1
 C
+# the test machine has 4 cores and this case pins a vCPU on each: no host
+# reserve (its default would keep one core, tests/pinner/test_plan.sh)
+pve_policy 100 <<'P'
+[host]
+reserve_cores = 0
+P
 plan_json 100 /tmp/p100 || fail "plan 100: $(cat /tmp/p100.err)"
 em=$(json_str /tmp/p100 emulator)
 expect_eq "plan: 4 vCPUs" "$(json_vcpus /tmp/p100 | grep -c .)" 4
