@@ -60,6 +60,11 @@ name: greedy
 cores: 2
 memory: 512
 C
+# taking every CPU VM 100 leaves is what this VM is for: no host reserve
+pve_policy 103 <<'P'
+[host]
+reserve_cores = 0
+P
 
 for first in 100 101; do
 	note "--- both run, then VM $first stops first"
