@@ -272,21 +272,30 @@ static int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ct
 	return 0;
 }
 
+int pv_irq_steer_devices_pi(const struct pv_procint *pi, const char (*bdfs)[PV_BDF_LEN], int nbdf,
+			    hwloc_const_bitmap_t irq_cpus, pv_attr_writer w, void *ctx,
+			    struct pv_irq_report *rep, struct pv_err *e)
+{
+	struct pv_irq_plan pl = { 0 };
+	int r = pv_irq_plan_devices(pi, bdfs, nbdf, irq_cpus, PV_IRQ_SPREAD_ALL, &pl, e);
+
+	if (r == 0)
+		r = pv_irq_apply(&pl, w, ctx, rep, e);
+	pv_irq_plan_free(&pl);
+	return r < 0 ? pv_wrap(e, "steer device IRQs") : 0;
+}
+
 int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_bitmap_t irq_cpus,
 			 pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
 {
 	struct pv_procint pi;
-	struct pv_irq_plan pl = { 0 };
 	int r;
 
 	if (pv_procint_read(&pi, e) < 0)
-		return -1;
-	r = pv_irq_plan_devices(&pi, bdfs, nbdf, irq_cpus, PV_IRQ_SPREAD_ALL, &pl, e);
-	if (r == 0)
-		r = pv_irq_apply(&pl, w, ctx, rep, e);
-	pv_irq_plan_free(&pl);
+		return pv_wrap(e, "steer device IRQs");
+	r = pv_irq_steer_devices_pi(&pi, bdfs, nbdf, irq_cpus, w, ctx, rep, e);
 	pv_procint_free(&pi);
-	return r < 0 ? pv_wrap(e, "steer device IRQs") : 0;
+	return r;
 }
 
 /* IRQs planned and moved per batch: the fds a batch holds open stay well
@@ -294,29 +303,39 @@ int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_b
  * journal write. */
 #define OTHERS_BATCH 256
 
-int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
-			pv_attr_batch wb, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
+int pv_irq_steer_others_pi(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus,
+			   hwloc_const_bitmap_t host_cpus, pv_attr_batch wb, void *ctx,
+			   struct pv_irq_report *rep, struct pv_err *e)
 {
-	struct pv_procint pi;
 	int r = 0, nfail = 0, first = -1, nplan = 0;
 
-	if (pv_procint_read(&pi, e) < 0)
-		return -1;
-	for (int off = 0; r == 0 && off < pi.nline; off += OTHERS_BATCH) {
-		struct pv_procint win = pi;
+	for (int off = 0; r == 0 && off < pi->nline; off += OTHERS_BATCH) {
+		struct pv_procint win = *pi;
 		struct pv_irq_plan pl = { 0 };
 
-		win.line = pi.line + off;
-		win.nline = pi.nline - off < OTHERS_BATCH ? pi.nline - off : OTHERS_BATCH;
+		win.line = pi->line + off;
+		win.nline = pi->nline - off < OTHERS_BATCH ? pi->nline - off : OTHERS_BATCH;
 		r = pv_irq_plan_others(&win, vm_cpus, host_cpus, &pl, e);
 		if (r == 0)
 			r = apply_batch(&pl, wb, ctx, rep, &nfail, &first, e);
 		nplan += pl.n;
 		pv_irq_plan_free(&pl);
 	}
-	pv_procint_free(&pi);
 	if (r == 0 && nfail)
 		r = pv_fail(e, rep->line[first].errnum, "%d of %d IRQ affinity writes failed; first: %s",
 			    nfail, nplan, rep->line[first].why);
 	return r < 0 ? pv_wrap(e, "move other IRQs off the VM's CPUs") : 0;
+}
+
+int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
+			pv_attr_batch wb, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
+{
+	struct pv_procint pi;
+	int r;
+
+	if (pv_procint_read(&pi, e) < 0)
+		return pv_wrap(e, "move other IRQs off the VM's CPUs");
+	r = pv_irq_steer_others_pi(&pi, vm_cpus, host_cpus, wb, ctx, rep, e);
+	pv_procint_free(&pi);
+	return r;
 }
