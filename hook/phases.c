@@ -173,7 +173,7 @@ static int do_irq_others(struct pv_engine *en, const struct pv_plan *p, struct p
 			 const struct pv_action *a, struct post *ps, struct pv_err *e)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t vm = hwloc_bitmap_alloc();
-	struct pv_irq_report rep = { 0 };
+	struct pv_irq_report rep = { .brief = !pv_opt.verbose };
 	const struct pv_procint *pi;
 	int rc;
 

@@ -199,9 +199,20 @@ static struct pv_irq_line *line_for(struct pv_irq_report *rep, const struct pv_i
 	return ln;
 }
 
+/* Whether a line is kept for status s (-1: a write, its status still to
+ * come): a brief report keeps only what a count does not say (skips,
+ * failures), a write's line made once it failed. */
+static bool keeps(const struct pv_irq_report *rep, int s)
+{
+	if (!rep->brief)
+		return true;
+	return s >= 0 && s != PV_IRQ_STEERED && s != PV_IRQ_UNCHANGED;
+}
+
 /* pv_irq_apply through a batch writer: one journal write for the plan, each
  * write on the fd the plan read the old value from. Failures are counted
- * into *nfail, the first kept in *first (a report line index). */
+ * into *nfail, the first kept in *first (a report line index). A brief
+ * report gets a line for a write only once it failed. */
 static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx,
 		       struct pv_irq_report *rep, int *nfail, int *first, struct pv_err *e)
 {
@@ -214,14 +225,15 @@ static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx
 		return pv_fail(e, ENOMEM, "IRQ batch");
 	for (int i = 0; i < pl->n; i++) {
 		const struct pv_irq_place *p = &pl->p[i];
-		struct pv_irq_line *ln = line_for(rep, p, e);
-		int s;
+		struct pv_irq_line *ln = NULL;
+		int s = before_write(p);
 
-		if (!ln)
+		if (keeps(rep, s) && !(ln = line_for(rep, p, e)))
 			return -1;
-		if ((s = before_write(p)) >= 0) {
-			ln->status = (enum pv_irq_status)s;
-			count(rep, ln->status);
+		if (s >= 0) {
+			if (ln)
+				ln->status = (enum pv_irq_status)s;
+			count(rep, (enum pv_irq_status)s);
 			continue;
 		}
 		if (place_path(p, paths[np], sizeof(paths[np]), e) < 0)
@@ -229,18 +241,28 @@ static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx
 		puts[np] = (struct pv_attr_put){ .path = paths[np], .old = p->old, .val = p->want,
 						 .fd = p->fd };
 		at[2 * np] = i;
-		at[2 * np + 1] = rep->nline - 1;
+		at[2 * np + 1] = ln ? rep->nline - 1 : -1;
 		np++;
 	}
 	if (np)
 		wb(ctx, puts, np);
 	for (int k = 0; k < np; k++) {
-		struct pv_irq_line *ln = &rep->line[at[2 * k + 1]];
+		const struct pv_irq_place *p = &pl->p[at[2 * k]];
+		int li = at[2 * k + 1];
+		struct pv_irq_line *ln;
 
-		ln->status = after_write(&pl->p[at[2 * k]], puts[k].rc, &puts[k].err, ln);
+		if (li < 0 && puts[k].rc == 0) {
+			count(rep, PV_IRQ_STEERED);
+			continue;
+		}
+		if (li < 0 && !line_for(rep, p, e))
+			return -1;
+		li = li < 0 ? rep->nline - 1 : li;
+		ln = &rep->line[li];
+		ln->status = after_write(p, puts[k].rc, &puts[k].err, ln);
 		count(rep, ln->status);
 		if (ln->status == PV_IRQ_FAILED && (*nfail)++ == 0)
-			*first = at[2 * k + 1];
+			*first = li;
 	}
 	return 0;
 }
