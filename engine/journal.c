@@ -294,23 +294,20 @@ static int header(struct pv_journal *j, struct pv_err *e)
 /* j->fd is open at the start of the file: read it into j->l. */
 static int read_list(struct pv_journal *j, struct pv_err *e)
 {
-	char *text;
 	size_t len = 0;
 	struct stat st;
+	int rc;
 
 	if (fstat(j->fd, &st) < 0)
 		return pv_fail(e, errno, "stat journal %s", j->path);
 	j->dev = st.st_dev;
 	j->ino = st.st_ino;
-	if (!(text = pv_slurp_fd(j->fd, j->path, (size_t)PV_JOURNAL_MAX_BYTES * 2, &len, e)))
+	rc = pv_journal_read_fd(j->fd, j->path, (size_t)PV_JOURNAL_MAX_BYTES * 2, &j->l, &len, e);
+	if (rc < 0)
 		return -1;
 	j->size = (long)len;
-	if (len == 0) {
-		free(text);
+	if (rc == 1)
 		return header(j, e);
-	}
-	if (pv_journal_parse_tolerant(text, j->path, &j->l, e) < 0)
-		return -1;
 	if (j->l.vmid == 0) /* only a torn header */
 		return header(j, e);
 	if (j->l.vmid != j->vmid)
@@ -533,22 +530,19 @@ int pv_journal_update(struct pv_journal *j, long seq, const char *nv, struct pv_
 
 int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e)
 {
-	char *text;
+	_cleanup_close_ int fd = -1;
 	char path[PV_PATH_MAX];
+	size_t len;
+	int rc;
 
 	memset(l, 0, sizeof(*l));
 	if (pv_journal_path(path, sizeof(path), vmid, e) < 0)
 		return -1;
-	if (!pv_exists(path))
-		return 1;
-	if (!(text = pv_slurp(path, NULL, e)))
-		return -1;
-	if (!*text) {
-		free(text);
-		return 1; /* created, crashed before the header: nothing was done */
-	}
-	if (pv_journal_parse_tolerant(text, path, l, e) < 0)
-		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 1 : pv_fail(e, errno, "open %s", path);
+	/* empty: created, crashed before the header: nothing was done */
+	if ((rc = pv_journal_read_fd(fd, path, (size_t)64 << 20, l, &len, e)) != 0)
+		return rc;
 	if (l->vmid == 0) {
 		pv_jlist_free(l);
 		return 1;
