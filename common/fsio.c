@@ -53,17 +53,15 @@ static int more_than_newlines(int fd)
 	}
 }
 
-static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struct pv_err *e)
+/* What fd (open on path, at its start) holds, as read_text describes. */
+static ssize_t read_text_fd(int fd, const char *path, char *buf, size_t n, bool attr,
+			    struct pv_err *e)
 {
-	_cleanup_close_ int fd = -1;
 	size_t off = 0;
 	int more;
 
 	if (n == 0)
 		return pv_fail(e, EINVAL, "read %s: no buffer", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return pv_fail(e, errno, "open %s", path);
 	while (off < n - 1) {
 		ssize_t r = read(fd, buf + off, n - 1 - off);
 		if (r < 0) {
@@ -88,6 +86,18 @@ static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struc
 	return (ssize_t)off;
 }
 
+static ssize_t read_text(const char *path, char *buf, size_t n, bool attr, struct pv_err *e)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (n == 0)
+		return pv_fail(e, EINVAL, "read %s: no buffer", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(e, errno, "open %s", path);
+	return read_text_fd(fd, path, buf, n, attr, e);
+}
+
 ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
 {
 	return read_text(path, buf, n, false, e);
@@ -96,6 +106,11 @@ ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e)
 ssize_t pv_read_attr(const char *path, char *buf, size_t n, struct pv_err *e)
 {
 	return read_text(path, buf, n, true, e);
+}
+
+ssize_t pv_read_attr_fd(int fd, const char *path, char *buf, size_t n, struct pv_err *e)
+{
+	return read_text_fd(fd, path, buf, n, true, e);
 }
 
 char *pv_slurp_fd(int fd, const char *name, size_t max, size_t *len, struct pv_err *e)

@@ -22,6 +22,9 @@ ssize_t pv_read_file(const char *path, char *buf, size_t n, struct pv_err *e);
  * a short read ends it, saving the read that would return 0. Also right
  * for a regular file (the fake trees of tests). */
 ssize_t pv_read_attr(const char *path, char *buf, size_t n, struct pv_err *e);
+/* pv_read_attr on an fd open on path at its start (path is for messages):
+ * a caller that opened it read-write writes its value back through it. */
+ssize_t pv_read_attr_fd(int fd, const char *path, char *buf, size_t n, struct pv_err *e);
 
 /* Read a file of any size into a malloc'd, NUL-terminated buffer. */
 char *pv_slurp(const char *path, size_t *len, struct pv_err *e);

@@ -53,9 +53,10 @@ struct pv_jrec {
 	char note[256];
 };
 
-/* A step as the journal holds it: the strings point into the parsed text
- * (or the list's arena for what was added since), so an entry costs its
- * own bytes and this struct, never the buffers of a pv_jrec. Never NULL. */
+/* A step as the journal holds it: the strings are in the list's arena
+ * (an entry with the old, new or done value of the one before shares its
+ * copy), so an entry costs its own bytes and this struct, never the
+ * buffers of a pv_jrec. Never NULL. */
 struct pv_jent {
 	long seq;
 	enum pv_phase phase;
@@ -79,10 +80,11 @@ struct pv_jlist {
 	int nrec;           /* records (lines) read or appended, the header not counted */
 	int nbad;           /* tolerant load: lines skipped (bad checksum, bad record) */
 	int bad_line[PV_JBAD_LINES]; /* the first of them */
-	char *text;         /* the parsed text the strings point into */
 	struct pv_jarena *arena;
 	int *idx;           /* (kind, target) -> newest entry of it; -1 empty */
 	int idxcap;
+	bool idx_lazy;      /* a parsed list's index is built at its first lookup
+			     * (pv_jlist_live): restore never asks for it */
 };
 
 /* Bounds: a guest that keeps enabling new MSI-X vectors must not grow the
@@ -159,11 +161,16 @@ int pv_journal_compact(struct pv_journal *j, struct pv_err *e);
  * errors; a torn last line is dropped with l->torn set; any other bad line
  * is an error, and leaves l empty. */
 int pv_journal_parse(const char *text, const char *name, struct pv_jlist *l, struct pv_err *e);
-/* The same on a buffer l takes over (freed with l, also on failure), and
+/* The same on a buffer it takes over (freed when it returns), and
  * tolerant: a bad line other than the header is skipped and counted in
  * l->nbad (restore applies what it can verify, reports the rest). */
 int pv_journal_parse_tolerant(char *text, const char *name, struct pv_jlist *l,
 			      struct pv_err *e);
+/* The tolerant parse of what fd holds, read a chunk at a time (the text
+ * is not kept: the entries' strings are copied); *len gets the bytes read,
+ * more than max is an error (EFBIG). 1 (l empty) when fd holds nothing. */
+int pv_journal_read_fd(int fd, const char *name, size_t max, struct pv_jlist *l, size_t *len,
+		       struct pv_err *e);
 /* Load the journal of vmid, tolerantly. Returns 1 if there is none (l
  * empty), 0 if read. */
 int pv_journal_load(int vmid, struct pv_jlist *l, struct pv_err *e);

@@ -1,12 +1,13 @@
 /* ATTR, GOVERNOR and IRQ steps: one attribute, compare-and-swap restore. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-
+#include "common/fsio.h"
 #include "common/opts.h"
 #include "engine/cpuset.h"
 #include "engine/governor.h"
@@ -272,12 +273,60 @@ static int attr_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, 
 	return pv_attr_get(r->target, r->got, sizeof(r->got), e);
 }
 
+/* The attribute opened read-write and its value read from that fd, so
+ * restore writes the old value back through it: one open where a read and
+ * a write took two (post-stop undoes an IRQ or a governor per CPU in a
+ * few syscalls, as bash's `echo >` would). *fd is -1, and the value read
+ * by path, for a sysctl (/proc/sys honours the file position the read
+ * left; sysfs, /proc/irq and cgroup files ignore it) or a file that does
+ * not open read-write (the read-only open then says why, if it fails).
+ * 0 read, 1 gone, -1 failed. */
+static int attr_read_rw(const char *target, char *buf, size_t n, int *fd, struct pv_err *e)
+{
+	char path[PV_PATH_MAX];
+	int f;
+
+	*fd = -1;
+	if (!strncmp(target, "/proc/sys/", 10))
+		return attr_read(target, buf, n, e);
+	if (pv_path(path, sizeof(path), e, "%s", target) < 0)
+		return -1;
+	f = open(path, O_RDWR | O_CLOEXEC);
+	if (f < 0 && errno == ENOENT)
+		return 1;
+	if (f < 0)
+		return attr_read(target, buf, n, e);
+	if (pv_read_attr_fd(f, path, buf, n, e) < 0) {
+		close(f);
+		return -1;
+	}
+	*fd = f;
+	return 0;
+}
+
+static int attr_put_back(const struct pv_jrec *r, int fd, char *note, size_t n, struct pv_err *e)
+{
+	struct pv_err why = { 0 };
+	int rc = fd >= 0 ? pv_attr_put_fd(r->target, fd, r->old, &why)
+			 : pv_attr_put(r->target, r->old, &why);
+
+	if (rc < 0) {
+		if (r->kind == PV_STEP_IRQ && (why.errnum == EIO || why.errnum == EPERM)) {
+			snprintf(note, n, "the kernel refuses it now (managed IRQ): left alone");
+			return 1;
+		}
+		return pv_fail(e, why.errnum, "%s", why.msg);
+	}
+	snprintf(note, n, "restored '%.200s'", r->old);
+	return 0;
+}
+
 static int attr_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, size_t n,
 		     struct pv_err *e)
 {
+	_cleanup_close_ int fd = -1;
 	char cur[PV_JVAL];
-	struct pv_err why = { 0 };
-	int rc = attr_read(r->target, cur, sizeof(cur), e);
+	int rc = attr_read_rw(r->target, cur, sizeof(cur), &fd, e);
 
 	if (rc < 0)
 		return -1;
@@ -293,15 +342,7 @@ static int attr_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, 
 	case PV_CAS_PUT:
 		break;
 	}
-	if (pv_attr_put(r->target, r->old, &why) < 0) {
-		if (r->kind == PV_STEP_IRQ && (why.errnum == EIO || why.errnum == EPERM)) {
-			snprintf(note, n, "the kernel refuses it now (managed IRQ): left alone");
-			return 1;
-		}
-		return pv_fail(e, why.errnum, "%s", why.msg);
-	}
-	snprintf(note, n, "restored '%.200s'", r->old);
-	return 0;
+	return attr_put_back(r, fd, note, n, e);
 }
 
 const struct pv_step_ops pv_step_attr = { .target_ok = attr_ok, .read = attr_read,

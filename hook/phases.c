@@ -9,6 +9,7 @@
 #include "common/opts.h"
 #include "conf/cpulist.h"
 #include "irqtune/irqtune.h"
+#include "irqtune/procinterrupts.h"
 #include "engine/agent_ctl.h"
 #include "vmctx/topocache.h"
 #include "engine/engine.h"
@@ -26,7 +27,20 @@ struct post {
 	bool pinned, steered;
 	hwloc_bitmap_t irqs;   /* device IRQs steered, for irqbalance */
 	int nfail;
+	bool have_pi;
+	struct pv_procint pi;  /* /proc/interrupts, read once for both IRQ actions */
 };
+
+/* /proc/interrupts as post-start first needed it: steering the devices
+ * and moving the others plan from the same reading (each IRQ's affinity
+ * is read again as it is moved). */
+static const struct pv_procint *post_procint(struct post *ps, struct pv_err *e)
+{
+	if (!ps->have_pi && pv_procint_read(&ps->pi, e) < 0)
+		return NULL;
+	ps->have_pi = true;
+	return &ps->pi;
+}
 
 static int parse_set(const char *list, hwloc_bitmap_t set, struct pv_err *e)
 {
@@ -115,15 +129,18 @@ static int steer_irqs(struct pv_engine *en, const struct pv_plan *p, const struc
 	_cleanup_bitmap_ hwloc_bitmap_t cpus = hwloc_bitmap_alloc();
 	char bdfs[PV_MAX_DEVS][PV_BDF_LEN];
 	struct pv_irq_report rep = { 0 };
+	const struct pv_procint *pi;
 	int n = 0, rc;
 
 	if (!cpus || parse_set(a->value, cpus, e) < 0)
 		return -1;
+	if (!(pi = post_procint(ps, e)))
+		return pv_wrap(e, "steer device IRQs");
 	for (int i = 0; i < p->nact && n < PV_MAX_DEVS; i++)
 		if (p->act[i].kind == PV_ACT_IRQ_STEER)
 			snprintf(bdfs[n++], PV_BDF_LEN, "%s", p->act[i].target);
-	rc = pv_irq_steer_devices((const char(*)[PV_BDF_LEN])bdfs, n, cpus, pv_engine_attr_writer, en,
-				  &rep, e);
+	rc = pv_irq_steer_devices_pi(pi, (const char(*)[PV_BDF_LEN])bdfs, n, cpus,
+				     pv_engine_attr_writer, en, &rep, e);
 	for (int i = 0; i < rep.nline; i++)
 		if (rep.line[i].irq >= 0 && (rep.line[i].status == PV_IRQ_STEERED ||
 					     rep.line[i].status == PV_IRQ_UNCHANGED))
@@ -153,10 +170,11 @@ static int do_irqbalance(struct pv_engine *en, const struct pv_action *a, struct
  * restores in any stop order would no longer give the host back exactly.
  * irqbalance's ban covers the later VMs where it runs. */
 static int do_irq_others(struct pv_engine *en, const struct pv_plan *p, struct pv_ledger *led,
-			 const struct pv_action *a, struct pv_err *e)
+			 const struct pv_action *a, struct post *ps, struct pv_err *e)
 {
 	_cleanup_bitmap_ hwloc_bitmap_t vm = hwloc_bitmap_alloc();
-	struct pv_irq_report rep = { 0 };
+	struct pv_irq_report rep = { .brief = !pv_opt.verbose };
+	const struct pv_procint *pi;
 	int rc;
 
 	if (!vm || parse_set(a->value, vm, e) < 0)
@@ -166,7 +184,9 @@ static int do_irq_others(struct pv_engine *en, const struct pv_plan *p, struct p
 			fprintf(stderr, "pvepin: other IRQs: left to the VM that started first\n");
 		return 0;
 	}
-	rc = pv_irq_steer_others(vm, p->host_cpus, pv_engine_attr_batch, en, &rep, e);
+	if (!(pi = post_procint(ps, e)))
+		return pv_wrap(e, "move other IRQs off the VM's CPUs");
+	rc = pv_irq_steer_others_pi(pi, vm, p->host_cpus, pv_engine_attr_batch, en, &rep, e);
 	if (pv_opt.verbose)
 		pv_irq_report_print(stderr, &rep);
 	pv_irq_report_free(&rep);
@@ -212,7 +232,7 @@ static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct p
 	case PV_ACT_IRQBALANCE:
 		return do_irqbalance(en, a, ps, e);
 	case PV_ACT_IRQ_OTHERS:
-		return do_irq_others(en, p, led, a, e);
+		return do_irq_others(en, p, led, a, ps, e);
 	}
 	return pv_fail(e, EINVAL, "unknown action %d", (int)a->kind);
 }
@@ -283,6 +303,8 @@ static int post_start(struct pv_engine *en, const struct pv_plan *p, const struc
 			ps.nfail++;
 		}
 	}
+	if (ps.have_pi)
+		pv_procint_free(&ps.pi);
 	if (ps.nfail)
 		return pv_fail(e, 0, "VM %d post-start: %d step%s failed (see above); the VM runs "
 			       "without them: `pvepin status %d` shows what holds", p->vmid, ps.nfail,

@@ -4,7 +4,10 @@
  * end of the phase, and flushed: a stream would leave PVE's pipe open. */
 #include "hook/phases.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/opts.h"
 
@@ -36,7 +39,56 @@ static int count(const struct pv_phase_sum *s, enum pv_step_kind k)
 	return n;
 }
 
-static void print_made(FILE *f, const struct pv_phase_sum *s)
+/* The line is put together here and written with one write(2): no
+ * printf, no stdio buffer. pre-stop is a program start and this line,
+ * and each part of libc it touches is a page to fault in. */
+struct line {
+	char buf[512];
+	size_t n;
+};
+
+static void put(struct line *l, const char *s, size_t len)
+{
+	if (len > sizeof(l->buf) - l->n)
+		len = sizeof(l->buf) - l->n;
+	memcpy(l->buf + l->n, s, len);
+	l->n += len;
+}
+
+static void puts_(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+static void put_int(struct line *l, int v)
+{
+	char t[16];
+	size_t i = sizeof(t);
+	unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+
+	do
+		t[--i] = (char)('0' + u % 10);
+	while ((u /= 10) && i > 1);
+	if (v < 0)
+		t[--i] = '-';
+	put(l, t + i, sizeof(t) - i);
+}
+
+/* fmt with its one "%d" replaced by n. */
+static void put_count(struct line *l, const char *fmt, int n)
+{
+	const char *d = strstr(fmt, "%d");
+
+	if (!d) {
+		puts_(l, fmt);
+		return;
+	}
+	put(l, fmt, (size_t)(d - fmt));
+	put_int(l, n);
+	puts_(l, d + 2);
+}
+
+static void put_made(struct line *l, const struct pv_phase_sum *s)
 {
 	const char *sep = "";
 	int any = 0;
@@ -46,42 +98,72 @@ static void print_made(FILE *f, const struct pv_phase_sum *s)
 
 		if (!n)
 			continue;
-		fputs(sep, f);
-		fprintf(f, n == 1 ? whats[i].one : whats[i].many, n);
+		puts_(l, sep);
+		put_count(l, n == 1 ? whats[i].one : whats[i].many, n);
 		sep = ", ";
 		any++;
 	}
 	if (!any)
-		fputs("nothing to do (the host is as the plan wants it)", f);
+		puts_(l, "nothing to do (the host is as the plan wants it)");
 }
 
-static void print_given_back(FILE *f, const struct pv_phase_sum *s)
+static void put_given_back(struct line *l, const struct pv_phase_sum *s)
 {
-	int put = s->nundo - s->nleft;
+	int put_back = s->nundo - s->nleft;
 
 	if (!s->nundo) {
-		fputs("nothing to give back", f);
+		puts_(l, "nothing to give back");
 		return;
 	}
-	fprintf(f, "gave the host back (%d change%s undone", put, put == 1 ? "" : "s");
-	if (s->nleft)
-		fprintf(f, ", %d left as someone else changed %s since", s->nleft,
-			s->nleft == 1 ? "it" : "them");
-	fputc(')', f);
+	put_count(l, "gave the host back (%d change", put_back);
+	puts_(l, put_back == 1 ? " undone" : "s undone");
+	if (s->nleft) {
+		put_count(l, ", %d left as someone else changed ", s->nleft);
+		puts_(l, s->nleft == 1 ? "it since" : "them since");
+	}
+	puts_(l, ")");
+}
+
+static void write_line(FILE *f, const struct line *l)
+{
+	size_t off = 0;
+
+	/* anything printed before goes first */
+	if (fflush(f) == EOF)
+		fprintf(stderr, "pvepin: write the summary: %s\n", strerror(errno));
+	while (off < l->n) {
+		ssize_t w = write(fileno(f), l->buf + off, l->n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			fprintf(stderr, "pvepin: write the summary: %s\n", strerror(errno));
+			return;
+		}
+		off += (size_t)w;
+	}
 }
 
 void pv_phase_summary(FILE *f, int vmid, enum pv_phase ph, const struct pv_phase_sum *s)
 {
+	struct line l = { .n = 0 };
+
 	/* a dry run has printed what it would do, line by line */
 	if (pv_opt.dry_run)
 		return;
-	fprintf(f, "pvepin: VM %d %s: ", vmid, pv_phase_name(ph));
+	puts_(&l, "pvepin: VM ");
+	put_int(&l, vmid);
+	puts_(&l, " ");
+	puts_(&l, pv_phase_name(ph));
+	puts_(&l, ": ");
 	if (ph == PV_POST_STOP)
-		print_given_back(f, s);
+		put_given_back(&l, s);
 	else if (ph == PV_PRE_STOP)
-		fputs("nothing to do", f);
+		puts_(&l, "nothing to do");
 	else
-		print_made(f, s);
-	fputc('\n', f);
-	fflush(f);
+		put_made(&l, s);
+	if (l.n == sizeof(l.buf))
+		l.n--;
+	puts_(&l, "\n");
+	write_line(f, &l);
 }

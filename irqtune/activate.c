@@ -199,9 +199,20 @@ static struct pv_irq_line *line_for(struct pv_irq_report *rep, const struct pv_i
 	return ln;
 }
 
+/* Whether a line is kept for status s (-1: a write, its status still to
+ * come): a brief report keeps only what a count does not say (skips,
+ * failures), a write's line made once it failed. */
+static bool keeps(const struct pv_irq_report *rep, int s)
+{
+	if (!rep->brief)
+		return true;
+	return s >= 0 && s != PV_IRQ_STEERED && s != PV_IRQ_UNCHANGED;
+}
+
 /* pv_irq_apply through a batch writer: one journal write for the plan, each
  * write on the fd the plan read the old value from. Failures are counted
- * into *nfail, the first kept in *first (a report line index). */
+ * into *nfail, the first kept in *first (a report line index). A brief
+ * report gets a line for a write only once it failed. */
 static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx,
 		       struct pv_irq_report *rep, int *nfail, int *first, struct pv_err *e)
 {
@@ -214,14 +225,15 @@ static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx
 		return pv_fail(e, ENOMEM, "IRQ batch");
 	for (int i = 0; i < pl->n; i++) {
 		const struct pv_irq_place *p = &pl->p[i];
-		struct pv_irq_line *ln = line_for(rep, p, e);
-		int s;
+		struct pv_irq_line *ln = NULL;
+		int s = before_write(p);
 
-		if (!ln)
+		if (keeps(rep, s) && !(ln = line_for(rep, p, e)))
 			return -1;
-		if ((s = before_write(p)) >= 0) {
-			ln->status = (enum pv_irq_status)s;
-			count(rep, ln->status);
+		if (s >= 0) {
+			if (ln)
+				ln->status = (enum pv_irq_status)s;
+			count(rep, (enum pv_irq_status)s);
 			continue;
 		}
 		if (place_path(p, paths[np], sizeof(paths[np]), e) < 0)
@@ -229,18 +241,28 @@ static int apply_batch(const struct pv_irq_plan *pl, pv_attr_batch wb, void *ctx
 		puts[np] = (struct pv_attr_put){ .path = paths[np], .old = p->old, .val = p->want,
 						 .fd = p->fd };
 		at[2 * np] = i;
-		at[2 * np + 1] = rep->nline - 1;
+		at[2 * np + 1] = ln ? rep->nline - 1 : -1;
 		np++;
 	}
 	if (np)
 		wb(ctx, puts, np);
 	for (int k = 0; k < np; k++) {
-		struct pv_irq_line *ln = &rep->line[at[2 * k + 1]];
+		const struct pv_irq_place *p = &pl->p[at[2 * k]];
+		int li = at[2 * k + 1];
+		struct pv_irq_line *ln;
 
-		ln->status = after_write(&pl->p[at[2 * k]], puts[k].rc, &puts[k].err, ln);
+		if (li < 0 && puts[k].rc == 0) {
+			count(rep, PV_IRQ_STEERED);
+			continue;
+		}
+		if (li < 0 && !line_for(rep, p, e))
+			return -1;
+		li = li < 0 ? rep->nline - 1 : li;
+		ln = &rep->line[li];
+		ln->status = after_write(p, puts[k].rc, &puts[k].err, ln);
 		count(rep, ln->status);
 		if (ln->status == PV_IRQ_FAILED && (*nfail)++ == 0)
-			*first = at[2 * k + 1];
+			*first = li;
 	}
 	return 0;
 }
@@ -272,21 +294,30 @@ static int pv_irq_apply(const struct pv_irq_plan *pl, pv_attr_writer w, void *ct
 	return 0;
 }
 
+int pv_irq_steer_devices_pi(const struct pv_procint *pi, const char (*bdfs)[PV_BDF_LEN], int nbdf,
+			    hwloc_const_bitmap_t irq_cpus, pv_attr_writer w, void *ctx,
+			    struct pv_irq_report *rep, struct pv_err *e)
+{
+	struct pv_irq_plan pl = { 0 };
+	int r = pv_irq_plan_devices(pi, bdfs, nbdf, irq_cpus, PV_IRQ_SPREAD_ALL, &pl, e);
+
+	if (r == 0)
+		r = pv_irq_apply(&pl, w, ctx, rep, e);
+	pv_irq_plan_free(&pl);
+	return r < 0 ? pv_wrap(e, "steer device IRQs") : 0;
+}
+
 int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_bitmap_t irq_cpus,
 			 pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
 {
 	struct pv_procint pi;
-	struct pv_irq_plan pl = { 0 };
 	int r;
 
 	if (pv_procint_read(&pi, e) < 0)
-		return -1;
-	r = pv_irq_plan_devices(&pi, bdfs, nbdf, irq_cpus, PV_IRQ_SPREAD_ALL, &pl, e);
-	if (r == 0)
-		r = pv_irq_apply(&pl, w, ctx, rep, e);
-	pv_irq_plan_free(&pl);
+		return pv_wrap(e, "steer device IRQs");
+	r = pv_irq_steer_devices_pi(&pi, bdfs, nbdf, irq_cpus, w, ctx, rep, e);
 	pv_procint_free(&pi);
-	return r < 0 ? pv_wrap(e, "steer device IRQs") : 0;
+	return r;
 }
 
 /* IRQs planned and moved per batch: the fds a batch holds open stay well
@@ -294,29 +325,39 @@ int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_b
  * journal write. */
 #define OTHERS_BATCH 256
 
-int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
-			pv_attr_batch wb, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
+int pv_irq_steer_others_pi(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus,
+			   hwloc_const_bitmap_t host_cpus, pv_attr_batch wb, void *ctx,
+			   struct pv_irq_report *rep, struct pv_err *e)
 {
-	struct pv_procint pi;
 	int r = 0, nfail = 0, first = -1, nplan = 0;
 
-	if (pv_procint_read(&pi, e) < 0)
-		return -1;
-	for (int off = 0; r == 0 && off < pi.nline; off += OTHERS_BATCH) {
-		struct pv_procint win = pi;
+	for (int off = 0; r == 0 && off < pi->nline; off += OTHERS_BATCH) {
+		struct pv_procint win = *pi;
 		struct pv_irq_plan pl = { 0 };
 
-		win.line = pi.line + off;
-		win.nline = pi.nline - off < OTHERS_BATCH ? pi.nline - off : OTHERS_BATCH;
+		win.line = pi->line + off;
+		win.nline = pi->nline - off < OTHERS_BATCH ? pi->nline - off : OTHERS_BATCH;
 		r = pv_irq_plan_others(&win, vm_cpus, host_cpus, &pl, e);
 		if (r == 0)
 			r = apply_batch(&pl, wb, ctx, rep, &nfail, &first, e);
 		nplan += pl.n;
 		pv_irq_plan_free(&pl);
 	}
-	pv_procint_free(&pi);
 	if (r == 0 && nfail)
 		r = pv_fail(e, rep->line[first].errnum, "%d of %d IRQ affinity writes failed; first: %s",
 			    nfail, nplan, rep->line[first].why);
 	return r < 0 ? pv_wrap(e, "move other IRQs off the VM's CPUs") : 0;
+}
+
+int pv_irq_steer_others(hwloc_const_bitmap_t vm_cpus, hwloc_const_bitmap_t host_cpus,
+			pv_attr_batch wb, void *ctx, struct pv_irq_report *rep, struct pv_err *e)
+{
+	struct pv_procint pi;
+	int r;
+
+	if (pv_procint_read(&pi, e) < 0)
+		return pv_wrap(e, "move other IRQs off the VM's CPUs");
+	r = pv_irq_steer_others_pi(&pi, vm_cpus, host_cpus, wb, ctx, rep, e);
+	pv_procint_free(&pi);
+	return r;
 }

@@ -263,18 +263,11 @@ static int parse_text(struct pv_procint *pi, size_t len, struct pv_err *e)
 	return 0;
 }
 
-int pv_procint_parse(const char *buf, size_t len, struct pv_procint *pi, struct pv_err *e)
+/* Parse text (NUL-terminated, len bytes), which pi takes over. */
+static int parse_owned(char *text, size_t len, struct pv_procint *pi, struct pv_err *e)
 {
-	const char *nul = memchr(buf, '\0', len);
-
 	memset(pi, 0, sizeof(*pi));
-	if (nul)
-		len = (size_t)(nul - buf);
-	pi->text = malloc(len + 1);
-	if (!pi->text)
-		return pv_fail(e, ENOMEM, "/proc/interrupts: %zu bytes", len);
-	memcpy(pi->text, buf, len);
-	pi->text[len] = '\0';
+	pi->text = text;
 	if (parse_text(pi, len, e) < 0) {
 		pv_procint_free(pi);
 		return -1;
@@ -282,18 +275,39 @@ int pv_procint_parse(const char *buf, size_t len, struct pv_procint *pi, struct 
 	return 0;
 }
 
+int pv_procint_parse(const char *buf, size_t len, struct pv_procint *pi, struct pv_err *e)
+{
+	const char *nul = memchr(buf, '\0', len);
+	char *text;
+
+	memset(pi, 0, sizeof(*pi));
+	if (nul)
+		len = (size_t)(nul - buf);
+	text = malloc(len + 1);
+	if (!text)
+		return pv_fail(e, ENOMEM, "/proc/interrupts: %zu bytes", len);
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	return parse_owned(text, len, pi, e);
+}
+
+/* The text read is parsed where it lies: a copy of it was megabytes of
+ * fresh memory on a host with thousands of IRQs. */
 int pv_procint_read(struct pv_procint *pi, struct pv_err *e)
 {
 	char path[PV_PATH_MAX];
-	_cleanup_free_ char *text = NULL;
+	char *text, *nul;
 	size_t len;
 
+	memset(pi, 0, sizeof(*pi));
 	if (pv_path(path, sizeof(path), e, "/proc/interrupts") < 0)
 		return -1;
 	text = pv_slurp(path, &len, e);
 	if (!text)
 		return -1;
-	if (pv_procint_parse(text, len, pi, e) < 0)
+	if ((nul = memchr(text, '\0', len)))
+		len = (size_t)(nul - text);
+	if (parse_owned(text, len, pi, e) < 0)
 		return pv_wrap(e, "%s", path);
 	return 0;
 }

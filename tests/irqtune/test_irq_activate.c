@@ -290,11 +290,48 @@ static void test_others(void)
 	fr_done();
 }
 
+/* A brief report (post-start without -v): the same moves and counts, a
+ * line only for the IRQ the kernel refused. */
+static void test_others_brief(void)
+{
+	hwloc_bitmap_t vm = set("0-7,32-39"), hc = set("8-31,40-63");
+	struct pv_irq_report rep = { .brief = true };
+	struct fake f = { .fail_irq = { 63 }, .fail_err = { EPERM }, .nfail = 1, .stuck_irq = -1 };
+	struct pv_err e = { 0 };
+	char buf[64];
+
+	host();
+	CHECK(pv_irq_steer_others(vm, hc, fake_batch, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK_STR(fr_get("/proc/irq/9/smp_affinity_list", buf, sizeof(buf)), "8-31,40-63");
+	CHECK_STR(fr_get("/proc/irq/75/smp_affinity_list", buf, sizeof(buf)), "12,44");
+	CHECK_INT(rep.skipped_managed, 1);
+	CHECK_INT(rep.failed, 0);
+	CHECK(rep.steered > 20, "steered %d", rep.steered);
+	CHECK_INT(rep.nline, 1);
+	CHECK(line(&rep, 63) && line(&rep, 63)->status == PV_IRQ_SKIP_MANAGED, "managed nvme q1");
+	pv_irq_report_free(&rep);
+
+	/* a failure still gets its line, and the error names it */
+	rep = (struct pv_irq_report){ .brief = true };
+	f.fail_irq[0] = 9;
+	f.fail_err[0] = EACCES;
+	fr_put("/proc/irq/9/smp_affinity_list", "0-63\n");
+	CHECK(pv_irq_steer_others(vm, hc, fake_batch, &f, &rep, &e) < 0 && e.errnum == EACCES,
+	      "acpi IRQ write failure: %s", e.msg);
+	CHECK_INT(rep.failed, 1);
+	CHECK(line(&rep, 9) && line(&rep, 9)->status == PV_IRQ_FAILED, "failed line kept");
+	pv_irq_report_free(&rep);
+	hwloc_bitmap_free(vm);
+	hwloc_bitmap_free(hc);
+	fr_done();
+}
+
 int main(void)
 {
 	test_devices();
 	test_refusals();
 	test_none_yet_and_dry_run();
 	test_others();
+	test_others_brief();
 	return tap_done("test_irq_activate");
 }
