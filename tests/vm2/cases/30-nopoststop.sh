@@ -11,8 +11,9 @@
 mkdir -p /run/systemd/system/pvedaemon.service.d
 vm_conf $VMID
 systemctl start qemu.slice
-snap /tmp/n.before
+# the stand-in pvedaemon runs through the whole case, as on a host: it is part of "before"
 pvedaemon_up
+snap /tmp/n.before
 start() {
 	task PVEPIN_AGENT_GRACE_MS=3000 qm start $VMID || { fail "$1: qm start: $(tail -3 /run/pvedaemon.out | tr '\n' '|')"; return 1; }
 	wait_for 10 agent_alive $VMID || fail "$1: the agent runs"
@@ -23,7 +24,7 @@ back() { # WHAT: the host given back within 30 s, by nothing but the agent
 		pass "$1: the host is as before after $(awk -v a="$t0" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}') s"
 	else
 		snap_same "$1: the host is as before" /tmp/n.before
-		journalctl -q -t "pvepin[$VMID]" --no-pager | tail -5 | sed 's/^/#   /'
+		journalctl -q --no-pager -t pvepin | tail -12 | sed 's/^/#   /'
 		pvepin restore $VMID > /dev/null 2>&1
 	fi
 }
@@ -59,6 +60,6 @@ start "pvepin killed" && {
 
 start "no cleanup" && { task qm kill $VMID; back "QEMU ended and nothing followed"; }
 
-pvedaemon_down
 snap_same "after every path: host as before" /tmp/n.before
+pvedaemon_down
 done_case

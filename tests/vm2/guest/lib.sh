@@ -114,8 +114,17 @@ qemu_threads() {
 aff() { taskset -pc "$1" 2>/dev/null | sed 's/.*: //'; }
 agent_pid() { cat "/run/pvepin/$1.agent" 2>/dev/null; }
 agent_alive() { local p; p=$(agent_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
-# wait_for SECONDS CMD...: poll every 0.2 s
-wait_for() { local n=$(( $1 * 5 )) i; shift; for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
+# wait_for SECONDS CMD...: poll every 0.2 s for SECONDS of guest uptime (not a number of polls:
+# one poll of host_snap takes seconds under TCG, and 100 of them made "20 s" last many minutes)
+wait_for() {
+	local end
+	end=$(awk -v u="$(up)" -v n="$1" 'BEGIN{print u + n}'); shift
+	while :; do
+		"$@" && return 0
+		awk -v u="$(up)" -v e="$end" 'BEGIN{exit !(u >= e)}' && return 1
+		sleep 0.2
+	done
+}
 
 vm_conf() { # vmid: the VM under test (PVE's `kvm: 0` form of a GPU VM with one device on node 1)
 	mkdir -p /etc/pve/qemu-server /etc/pve/pvepin
