@@ -80,5 +80,8 @@ expect_eq "qm stop $VMID exits 0" "$?" 0
 expect_eq "$BDF back on $drv0" "$(pci_drv)" "$drv0"
 pvedaemon_down
 irq_diag "after stop"
+# not in the snapshot (open, issue 18): give-back removes the runtime drop-in systemd wrote for
+# AllowedCPUs=, which systemd notices only at its next daemon-reload
+note "after stop: $(systemctl show -p Id -p NeedDaemonReload qemu.slice system.slice init.scope | paste -sd' ')"
 snap_same "after stop: the host is exactly as before the start" /tmp/l.before
 done_case
