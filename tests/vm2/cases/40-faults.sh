@@ -37,11 +37,15 @@ for kind in EIO KILL; do
 		k=$((k + 1))
 	done
 	note "pre-start: $((k - 1)) writes faulted with $kind"
-	check "pre-start ran past its last write with no fault (rc=$INJ_RC)" test "$INJ_RC" = 0
+	# capped by vm2.faultmax: the last run was a faulted one, and the phase has more writes
+	if [ $k -gt $MAX ]; then
+		note "pre-start: sweep capped at $MAX writes (vm2.faultmax)"
+	else
+		check "pre-start ran past its last write with no fault (rc=$INJ_RC)" test "$INJ_RC" = 0
+		check "pre-start has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 5
+	fi
 	pvepin restore $VMID > /dev/null 2>&1
 	settle "pre-start without a fault, then restore"
-	n_pre=$((k - 1))
-	check "pre-start has writes to fault ($n_pre)" test "$n_pre" -ge 5
 	# restore (post-stop's work) after a clean pre-start: then the next restore
 	k=1
 	while [ $k -le $MAX ]; do
@@ -55,7 +59,11 @@ for kind in EIO KILL; do
 		k=$((k + 1))
 	done
 	note "restore: $((k - 1)) writes faulted with $kind"
-	check "restore has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 3
+	if [ $k -gt $MAX ]; then
+		note "restore: sweep capped at $MAX writes (vm2.faultmax)"
+	else
+		check "restore has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 3
+	fi
 	settle "restore without a fault"
 done
 snap_same "after the sweep: host as before" /tmp/x.before
