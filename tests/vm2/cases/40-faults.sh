@@ -19,14 +19,16 @@ settle() { # WHAT: the host back as before, waiting for the guard; else restore 
 	wait_for 5 quiet_same
 }
 # inj PHASE-ARGS KIND K: run pvepin under strace with the k-th write faulted; 0 when the
-# fault was reached (strace marks it INJECTED), 1 when the phase has fewer writes
+# fault was reached, 1 when the phase has fewer writes. EIO: strace marks the write INJECTED.
+# KILL: the tracee dies inside the write, so no INJECTED line is ever finished; strace then
+# kills itself with the same signal (rc 137). Run in a subshell, whose shell reports the kill.
 inj() {
 	local kind=$2 k=$3 what
 	[ "$kind" = EIO ] && what=error=EIO || what=signal=KILL
-	strace -qq -o /tmp/x.trace -e trace=write -e inject=write:$what:when=$k \
-		pvepin $1 < /dev/null > /tmp/x.out 2>&1
-	INJ_RC=$?
-	grep -q INJECTED /tmp/x.trace
+	( strace -qq -o /tmp/x.trace -e trace=write -e inject=write:$what:when=$k \
+		pvepin $1 < /dev/null > /tmp/x.out 2>&1; echo $? > /tmp/x.rc ) 2>/dev/null
+	INJ_RC=$(cat /tmp/x.rc)
+	if [ "$kind" = KILL ]; then [ "$INJ_RC" = 137 ]; else grep -q INJECTED /tmp/x.trace; fi
 }
 for kind in EIO KILL; do
 	# pre-start: its own writes and those of its rollback
