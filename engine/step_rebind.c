@@ -91,6 +91,11 @@ static int rebind_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		return 0;
 	}
 	if (!strcmp(now, "vfio-pci")) {
+		/* our own give-back cut short after its first write (override
+		 * put back, unbind failed or killed: tests/vm2 40, EIO at
+		 * restore's 2nd write): finish it */
+		if (!strcmp(now_ovr, ovr) && strcmp(ovr, "vfio-pci"))
+			return give_back(r->target, host, ovr, note, n, e);
 		if (strcmp(now_ovr, "vfio-pci")) {
 			snprintf(note, n, "driver_override changed by someone else since ('%s'): left "
 				 "on vfio-pci", now_ovr);

@@ -151,6 +151,31 @@ static int steer_irqs(struct pv_engine *en, const struct pv_plan *p, const struc
 	return rc;
 }
 
+/* Before a device goes to vfio-pci, its INTx line to the IRQ CPUs the plan
+ * steers it to at post-start (irqtune.h, pv_irq_steer_intx: so that restore
+ * gives back the line's value from before the VM, not the one the kernel
+ * gives it when vfio-intx requests it). Only for the devices post-start
+ * steers; a failure is reported, not fatal: post-start steers it anyway. */
+static void steer_intx(struct pv_engine *en, const struct pv_plan *p, const char *bdf)
+{
+	_cleanup_bitmap_ hwloc_bitmap_t cpus = hwloc_bitmap_alloc();
+	const struct pv_action *a = NULL;
+	struct pv_irq_report rep = { 0 };
+	struct pv_err e = { 0 };
+
+	for (int i = 0; i < p->nact && !a; i++)
+		if (p->act[i].kind == PV_ACT_IRQ_STEER && !strcmp(p->act[i].target, bdf))
+			a = &p->act[i];
+	if (!a)
+		return;
+	if (!cpus || parse_set(a->value, cpus, &e) < 0 ||
+	    pv_irq_steer_intx(bdf, cpus, pv_engine_attr_writer, en, &rep, &e) < 0)
+		fprintf(stderr, "pvepin: VM %d: %s (post-start steers it)\n", p->vmid, e.msg);
+	if (pv_opt.verbose)
+		pv_irq_report_print(stderr, &rep);
+	pv_irq_report_free(&rep);
+}
+
 static int do_irqbalance(struct pv_engine *en, const struct pv_action *a, struct post *ps,
 			 struct pv_err *e)
 {
@@ -205,6 +230,7 @@ static int run_act(struct pv_engine *en, const struct pv_plan *p, const struct p
 		return pv_fail(e, EINVAL, "plan: %s belongs to post-start", pv_act_name(a->kind));
 	switch (a->kind) {
 	case PV_ACT_VFIO_BIND:
+		steer_intx(en, p, a->target);
 		for (int i = 0; i < p->ndev; i++)
 			if (!strcmp(p->dev[i].bdf, a->target))
 				d = &p->dev[i];

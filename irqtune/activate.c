@@ -320,6 +320,18 @@ int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_b
 	return r;
 }
 
+int pv_irq_steer_intx(const char *bdf, hwloc_const_bitmap_t irq_cpus, pv_attr_writer w, void *ctx,
+		      struct pv_irq_report *rep, struct pv_err *e)
+{
+	struct pv_irq_plan pl = { 0 };
+	int r = pv_irq_plan_intx(bdf, irq_cpus, &pl, e);
+
+	if (r == 0)
+		r = pv_irq_apply(&pl, w, ctx, rep, e);
+	pv_irq_plan_free(&pl);
+	return r < 0 ? pv_wrap(e, "steer the INTx line of %s", bdf) : 0;
+}
+
 /* IRQs planned and moved per batch: the fds a batch holds open stay well
  * under the usual limit of 1024, and a batch's records fill about one
  * journal write. */

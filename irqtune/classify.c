@@ -252,6 +252,41 @@ static int add_intx(const struct pv_procint *pi, const char *bdf, bool msi_on, i
 	return add_irq(irqs, max, n, (int)v, bdf, e);
 }
 
+/* The INTx line the function holds now, before any driver of a VM has it:
+ * the `irq` attribute, unless that is 0 (no line routed) or one of the
+ * function's MSI vectors (with MSI on it holds the first one). 1 with *irq
+ * set, 0 when there is none. */
+int pv_irq_intx_line(const char *bdf, int *irq, struct pv_err *e)
+{
+	_cleanup_free_ int *msi = malloc(PV_IRQ_MAX_DEV_IRQS * sizeof(int));
+	char canon[PV_BDF_LEN], path[PV_PATH_MAX], buf[32];
+	struct pv_err re = { 0 };
+	int nmsi = 0;
+	long v;
+
+	if (!msi)
+		return pv_fail(e, ENOMEM, "IRQs of %s", bdf);
+	if (pv_irq_bdf_canon(bdf, canon, e) < 0 ||
+	    pv_path(path, sizeof(path), e, "/sys/bus/pci/devices/%s/irq", canon) < 0)
+		return -1;
+	if (pv_read_file(path, buf, sizeof(buf), &re) < 0) {
+		if (re.errnum == ENOENT)
+			return 0;
+		if (e)
+			*e = re;
+		return -1;
+	}
+	if (pv_parse_long(buf, 0, PV_PI_IRQ_LIMIT - 1, &v) < 0)
+		return pv_fail(e, EINVAL, "%s: unexpected '%s'", path, buf);
+	if (v == 0 || pv_irq_msi_irqs(canon, msi, PV_IRQ_MAX_DEV_IRQS, &nmsi, e) < 0)
+		return v == 0 ? 0 : -1;
+	for (int i = 0; i < nmsi; i++)
+		if (msi[i] == v)
+			return 0;
+	*irq = (int)v;
+	return 1;
+}
+
 static void pv_irq_sort_unique(int *v, int *n);
 
 int pv_irq_device_irqs_pi(const struct pv_procint *pi, const char *bdf, int *irqs, int max,

@@ -44,3 +44,6 @@ bool pv_irq_refusal_is_skip(int errnum, bool known_unsteerable);
 int pv_irq_device_irqs_pi(const struct pv_procint *pi, const char *bdf, int *irqs, int max,
 			  int *n, struct pv_err *e);
 
+/* The function's INTx line now (`irq`, when it is neither 0 nor one of its
+ * MSI vectors): 1 with *irq set, 0 when it has none. */
+int pv_irq_intx_line(const char *bdf, int *irq, struct pv_err *e);

@@ -88,6 +88,17 @@ void pv_irq_report_print(FILE *f, const struct pv_irq_report *rep);
 int pv_irq_steer_devices(const char (*bdfs)[PV_BDF_LEN], int nbdf, hwloc_const_bitmap_t irq_cpus,
 			 pv_attr_writer w, void *ctx, struct pv_irq_report *rep, struct pv_err *e);
 
+/* Steer the function's INTx line to irq_cpus before its VM starts. The
+ * kernel sets a line's affinity when the first driver requests it (its
+ * default, cut to the line's node, unless someone wrote one), and keeps it
+ * after the line is freed: journaled only at post-start, after vfio-intx
+ * requested it, the "old" value would be that one and restore would leave
+ * the line changed. Written first, the line keeps this value when vfio
+ * requests it, and restore gives back the value from before the VM.
+ * A function with no INTx line is nothing to do. */
+int pv_irq_steer_intx(const char *bdf, hwloc_const_bitmap_t irq_cpus, pv_attr_writer w, void *ctx,
+		      struct pv_irq_report *rep, struct pv_err *e);
+
 /* Move every other IRQ off the VM's CPUs: each IRQ whose smp_affinity_list
  * meets vm_cpus gets (current - vm_cpus), or host_cpus if that is empty.
  * Skips IRQ 0 and 2, per-CPU IRQs, and IRQs owned by vfio (some VM's device:

@@ -254,6 +254,35 @@ int pv_irq_plan_devices(const struct pv_procint *pi, const char (*bdfs)[PV_BDF_L
 	return 0;
 }
 
+int pv_irq_plan_intx(const char *bdf, hwloc_const_bitmap_t irq_cpus, struct pv_irq_plan *pl,
+		     struct pv_err *e)
+{
+	char canon[PV_BDF_LEN], vals[1][PV_IRQ_LIST_LEN];
+	struct pv_irq_place *p;
+	int irq, r;
+
+	if (!irq_cpus || hwloc_bitmap_iszero(irq_cpus))
+		return pv_fail(e, EINVAL, "no CPUs to steer device IRQs to");
+	if (pv_irq_bdf_canon(bdf, canon, e) < 0)
+		return -1;
+	r = pv_irq_intx_line(canon, &irq, e);
+	if (r <= 0)
+		return r;
+	if (pv_irq_place_values(1, irq_cpus, PV_IRQ_SPREAD_ALL, vals, e) < 0 ||
+	    !(p = plan_add(pl, e)))
+		return -1;
+	p->kind = PV_PLACE_IRQ;
+	p->irq = irq;
+	memcpy(p->bdf, canon, sizeof(p->bdf));
+	snprintf(p->action, sizeof(p->action), "INTx");
+	memcpy(p->want, vals[0], sizeof(p->want));
+	r = read_affinity(irq, p->old, sizeof(p->old), e);
+	if (r < 0)
+		return -1;
+	p->gone = r == 1;
+	return 0;
+}
+
 static int plan_other(const struct pv_pi_line *l, hwloc_const_bitmap_t vm_cpus,
 		      hwloc_const_bitmap_t host_cpus, hwloc_bitmap_t cur, hwloc_bitmap_t out,
 		      struct pv_irq_plan *pl, struct pv_err *e)

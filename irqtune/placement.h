@@ -60,6 +60,11 @@ int pv_irq_plan_devices(const struct pv_procint *pi, const char (*bdfs)[PV_BDF_L
 			hwloc_const_bitmap_t irq_cpus, enum pv_irq_spread mode,
 			struct pv_irq_plan *pl, struct pv_err *e);
 
+/* Plan the function's INTx line (pv_irq_intx_line) onto irq_cpus, read
+ * before the VM's driver requests it: nothing when it has none. */
+int pv_irq_plan_intx(const char *bdf, hwloc_const_bitmap_t irq_cpus, struct pv_irq_plan *pl,
+		     struct pv_err *e);
+
 /* Plan "other IRQs off the VM's CPUs", default_smp_affinity included. */
 int pv_irq_plan_others(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus,
 		       hwloc_const_bitmap_t host_cpus, struct pv_irq_plan *pl, struct pv_err *e);

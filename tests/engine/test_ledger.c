@@ -134,7 +134,19 @@ static void test_roundtrip(void)
 	pv_ledger_unshare(&l, PV_STEP_CPUSET, "cgroupfs:system.slice");
 	pv_ledger_unshare(&l, PV_STEP_CGCTL, "/sys/fs/cgroup/cgroup.subtree_control");
 	CHECK(l.nvm == 0 && l.nsh == 0, "dropped: %d VMs, %d shared", l.nvm, l.nsh);
-	CHECK(pv_ledger_save(&l, &e) == 0, "save empty: %s", e.msg);
+	{
+		/* what a save killed before its rename leaves goes too */
+		char tmp[512];
+		FILE *f;
+
+		snprintf(tmp, sizeof(tmp), "%s/run/pvepin/ledger.tmp", root);
+		f = fopen(tmp, "w");
+		CHECK(f != NULL, "plant %s", tmp);
+		if (f)
+			fclose(f);
+		CHECK(pv_ledger_save(&l, &e) == 0, "save empty: %s", e.msg);
+		CHECK(access(tmp, F_OK) < 0 && errno == ENOENT, "ledger.tmp left behind");
+	}
 	text = ledger_text();
 	CHECK(text == NULL, "empty ledger left a file: %s", text);
 	free(text);

@@ -323,6 +323,52 @@ static void test_others_brief(void)
 	pv_irq_report_free(&rep);
 	hwloc_bitmap_free(vm);
 	hwloc_bitmap_free(hc);
+}
+
+/* pre-start: the INTx line (`irq`) of a function no driver holds yet, with
+ * its value from before the VM as the old one; none when `irq` is 0 or one
+ * of the function's MSI vectors. */
+static void test_intx(void)
+{
+	hwloc_bitmap_t cpus = set("32-39");
+	struct pv_irq_report rep = { 0 };
+	struct fake f = { .stuck_irq = -1 };
+	struct pv_err e = { 0 };
+	const struct pv_irq_line *l;
+	char buf[64];
+
+	host();
+	fr_put("/sys/bus/pci/devices/0000:41:00.0/irq", "11\n");
+	fr_put("/proc/irq/11/smp_affinity_list", "0-63\n");
+	CHECK(pv_irq_steer_intx("41:00.0", cpus, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK_INT(rep.steered, 1);
+	CHECK_INT(f.calls, 1);
+	CHECK_STR(f.path[0], "/proc/irq/11/smp_affinity_list");
+	CHECK_STR(fr_get("/proc/irq/11/smp_affinity_list", buf, sizeof(buf)), "32-39");
+	l = line(&rep, 11);
+	CHECK(l && strcmp(l->old, "0-63") == 0 && strcmp(l->bdf, "0000:41:00.0") == 0 &&
+		      strcmp(l->action, "INTx") == 0,
+	      "the line before the VM is the old value");
+	pv_irq_report_free(&rep);
+
+	/* again: nothing to write */
+	CHECK(pv_irq_steer_intx("0000:41:00.0", cpus, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK_INT(rep.unchanged, 1);
+	CHECK_INT(f.calls, 1);
+	pv_irq_report_free(&rep);
+
+	/* with MSI on, `irq` is the first vector, not the line: nothing */
+	fr_put("/sys/bus/pci/devices/0000:01:00.1/irq", "111\n");
+	CHECK(pv_irq_steer_intx("0000:01:00.1", cpus, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK_INT(rep.nline, 0);
+	/* no line routed, or no such attribute: nothing */
+	fr_put("/sys/bus/pci/devices/0000:41:00.0/irq", "0\n");
+	CHECK(pv_irq_steer_intx("0000:41:00.0", cpus, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK(pv_irq_steer_intx("0000:42:00.0", cpus, fake_writer, &f, &rep, &e) == 0, "%s", e.msg);
+	CHECK_INT(rep.nline, 0);
+	CHECK_INT(f.calls, 1);
+	pv_irq_report_free(&rep);
+	hwloc_bitmap_free(cpus);
 	fr_done();
 }
 
@@ -333,5 +379,6 @@ int main(void)
 	test_none_yet_and_dry_run();
 	test_others();
 	test_others_brief();
+	test_intx();
 	return tap_done("test_irq_activate");
 }

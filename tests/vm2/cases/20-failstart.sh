@@ -6,8 +6,11 @@
 . /usr/local/lib/vm2/lib.sh
 vm_conf $VMID
 systemctl start qemu.slice
-snap /tmp/f.before
+# the stand-in pvedaemon runs through the whole case, as on a host: it is part of "before"
 pvedaemon_up
+t0=$(up)
+snap /tmp/f.before
+note "one host snapshot takes $(awk -v a="$t0" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}') s"
 gone() { snap_quiet /tmp/f.before; }
 snap_quiet() { host_snap > /tmp/.q; diff -q "$1" /tmp/.q > /dev/null; }
 for at in config pci hugepages qemu; do
@@ -27,11 +30,12 @@ for at in config pci hugepages qemu; do
 		pass "start failing at $at: the guard gave the host back in $(awk -v a="$t0" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}') s, no post-stop, no restore"
 	else
 		snap_same "start failing at $at: host as before" /tmp/f.before
-		journalctl -q -t 'pvepin[100]' --no-pager | tail -5 | sed 's/^/#   /'
+		note "pvepin processes: $(pgrep -a -x pvepin | tr '\n' '|')"
+		journalctl -q --no-pager -t pvepin | tail -12 | sed 's/^/#   journal| /'
 		pvepin restore $VMID > /dev/null 2>&1
 	fi
 done
 vm_conf $VMID
-pvedaemon_down
 snap_same "after every failed start: host as before" /tmp/f.before
+pvedaemon_down
 done_case

@@ -19,14 +19,16 @@ settle() { # WHAT: the host back as before, waiting for the guard; else restore 
 	wait_for 5 quiet_same
 }
 # inj PHASE-ARGS KIND K: run pvepin under strace with the k-th write faulted; 0 when the
-# fault was reached (strace marks it INJECTED), 1 when the phase has fewer writes
+# fault was reached, 1 when the phase has fewer writes. EIO: strace marks the write INJECTED.
+# KILL: the tracee dies inside the write, so no INJECTED line is ever finished; strace then
+# kills itself with the same signal (rc 137). Run in a subshell, whose shell reports the kill.
 inj() {
 	local kind=$2 k=$3 what
 	[ "$kind" = EIO ] && what=error=EIO || what=signal=KILL
-	strace -qq -o /tmp/x.trace -e trace=write -e inject=write:$what:when=$k \
-		pvepin $1 < /dev/null > /tmp/x.out 2>&1
-	INJ_RC=$?
-	grep -q INJECTED /tmp/x.trace
+	( strace -qq -o /tmp/x.trace -e trace=write -e inject=write:$what:when=$k \
+		pvepin $1 < /dev/null > /tmp/x.out 2>&1; echo $? > /tmp/x.rc ) 2>/dev/null
+	INJ_RC=$(cat /tmp/x.rc)
+	if [ "$kind" = KILL ]; then [ "$INJ_RC" = 137 ]; else grep -q INJECTED /tmp/x.trace; fi
 }
 for kind in EIO KILL; do
 	# pre-start: its own writes and those of its rollback
@@ -37,11 +39,15 @@ for kind in EIO KILL; do
 		k=$((k + 1))
 	done
 	note "pre-start: $((k - 1)) writes faulted with $kind"
-	check "pre-start ran past its last write with no fault (rc=$INJ_RC)" test "$INJ_RC" = 0
+	# capped by vm2.faultmax: the last run was a faulted one, and the phase has more writes
+	if [ $k -gt $MAX ]; then
+		note "pre-start: sweep capped at $MAX writes (vm2.faultmax)"
+	else
+		check "pre-start ran past its last write with no fault (rc=$INJ_RC)" test "$INJ_RC" = 0
+		check "pre-start has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 5
+	fi
 	pvepin restore $VMID > /dev/null 2>&1
 	settle "pre-start without a fault, then restore"
-	n_pre=$((k - 1))
-	check "pre-start has writes to fault ($n_pre)" test "$n_pre" -ge 5
 	# restore (post-stop's work) after a clean pre-start: then the next restore
 	k=1
 	while [ $k -le $MAX ]; do
@@ -55,7 +61,11 @@ for kind in EIO KILL; do
 		k=$((k + 1))
 	done
 	note "restore: $((k - 1)) writes faulted with $kind"
-	check "restore has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 3
+	if [ $k -gt $MAX ]; then
+		note "restore: sweep capped at $MAX writes (vm2.faultmax)"
+	else
+		check "restore has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 3
+	fi
 	settle "restore without a fault"
 done
 snap_same "after the sweep: host as before" /tmp/x.before

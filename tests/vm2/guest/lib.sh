@@ -32,6 +32,21 @@ cpus_subset() {
 	for x in $(cpus_expand "$1"); do case " $(cpus_expand "$2") " in *" $x "*) ;; *) return 1 ;; esac; done
 	return 0
 }
+# irq_diag WHEN: the device's INTx line (sysfs irq: 0 while no driver has it enabled) and IRQ 11
+# (its line on this machine), with their affinity, node and default_smp_affinity, as "#" notes
+irq_diag() {
+	local i l
+	i=$(cat "$D/irq" 2>/dev/null)
+	note "$1: $BDF on $(pci_drv), irq=$i, msi_irqs=$(ls "$D/msi_irqs" 2>/dev/null | paste -sd,)," \
+		"default_smp_affinity=$(cat /proc/irq/default_smp_affinity)"
+	for l in $(printf '%s\n' 11 "$i" | sort -un); do
+		[ "$l" -gt 0 ] 2>/dev/null && [ -d "/proc/irq/$l" ] || continue
+		note "$1: irq $l: smp_affinity_list=$(cat "/proc/irq/$l/smp_affinity_list")" \
+			"effective=$(cat "/proc/irq/$l/effective_affinity_list" 2>/dev/null)" \
+			"node=$(cat "/proc/irq/$l/node" 2>/dev/null)" \
+			"actions=$(grep -E "^ *$l:" /proc/interrupts | awk '{print $NF}')"
+	done
+}
 pci_drv() { local l; l=$(readlink "$D/driver" 2>/dev/null) && echo "${l##*/}" || echo -; }
 
 # The host as pvepin may change it, in text: hoststate (PCI drivers, hugepages per node, every
@@ -46,7 +61,9 @@ host_snap() {
 	done
 	echo "unit files: $(ls /run/systemd/transient/ /run/systemd/system.control/ 2>/dev/null | grep -v -e '^/' -e '^$' | tr '\n' ' ')"
 	echo "pvepin units: $(systemctl list-units --all --plain --no-legend 'pvepin*' '[0-9]*.scope' | awk '{print $1, $3, $4}' | tr '\n' ' ')"
-	echo "pvepin files: $(cd /run/pvepin 2>/dev/null && ls | grep -v -e '^lock$' -e '^topo' | tr '\n' ' ')"
+	# host.topology.{xml,key}: the topology kept for this boot on purpose (doc/DESIGN.md); a VM's
+	# own copy (<vmid>.topology.xml) must go with the VM
+	echo "pvepin files: $(cd /run/pvepin 2>/dev/null && ls | grep -v -e '^lock$' -e '^host\.topology\.' | tr '\n' ' ')"
 	echo "ledger: $(cat /run/pvepin/ledger 2>/dev/null | tr '\n' '|')"
 	echo "pvepin procs: $(pgrep -x pvepin | tr '\n' ' ')"
 	echo "qemu procs: $(pgrep -f qemu-system | tr '\n' ' ')"
@@ -97,8 +114,17 @@ qemu_threads() {
 aff() { taskset -pc "$1" 2>/dev/null | sed 's/.*: //'; }
 agent_pid() { cat "/run/pvepin/$1.agent" 2>/dev/null; }
 agent_alive() { local p; p=$(agent_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
-# wait_for SECONDS CMD...: poll every 0.2 s
-wait_for() { local n=$(( $1 * 5 )) i; shift; for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done; return 1; }
+# wait_for SECONDS CMD...: poll every 0.2 s for SECONDS of guest uptime (not a number of polls:
+# one poll of host_snap takes seconds under TCG, and 100 of them made "20 s" last many minutes)
+wait_for() {
+	local end
+	end=$(awk -v u="$(up)" -v n="$1" 'BEGIN{print u + n}'); shift
+	while :; do
+		"$@" && return 0
+		awk -v u="$(up)" -v e="$end" 'BEGIN{exit !(u >= e)}' && return 1
+		sleep 0.2
+	done
+}
 
 vm_conf() { # vmid: the VM under test (PVE's `kvm: 0` form of a GPU VM with one device on node 1)
 	mkdir -p /etc/pve/qemu-server /etc/pve/pvepin
