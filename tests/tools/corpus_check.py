@@ -32,8 +32,8 @@ def tap(ok, name):
     else: n_bad += 1
     print(('ok ' if ok else 'not ok ') + name)
 
-def run(pv, *args):
-    r = subprocess.run([pv, *args], capture_output=True, text=True, timeout=60)
+def run(pv, *args, env=None):
+    r = subprocess.run([pv, *args], capture_output=True, text=True, timeout=60, env=env)
     return r.returncode, r.stdout, r.stderr
 
 def one_line_refusal(rc, err):
@@ -95,7 +95,13 @@ def main():
         host(pv, work, os.path.join(root, f), f)
     for f in sorted(os.listdir(damaged)):
         if not f.endswith('.xml'): continue
-        rc, out, err = run(pv, '--topology', os.path.join(damaged, f), 'topo')
+        # hwloc 2.9's XML importer leaks the object it was reading when the
+        # file ends inside it (the leak is in hwloc_alloc_setup_object,
+        # pvepin destroys the topology): under ASan, leaks are not what
+        # this checks for damaged files
+        env = dict(os.environ)
+        env['ASAN_OPTIONS'] = (env.get('ASAN_OPTIONS', '') + ':detect_leaks=0').lstrip(':')
+        rc, out, err = run(pv, '--topology', os.path.join(damaged, f), 'topo', env=env)
         tap(one_line_refusal(rc, err), f'damaged {f}: refused in one line: {err.strip()[:200]}')
     print(f'# {len(names)} topologies, {n_plans} plans checked, {n_refused} refused in one line')
     print(f'corpus: {n_ok} passed, {n_bad} failed')
