@@ -52,6 +52,8 @@ name: gaming
 cores: 2
 memory: 2048
 hugepages: 1024
+numa: 1
+numa0: cpus=0-1,hostnodes=1,memory=2048,policy=bind
 hostpci0: 0000:81:00,pcie=1,x-vga=1
 hostpci1: 0000:02:00.0,pcie=1
 EOF
