@@ -217,15 +217,11 @@ static bool intx_in_use(const struct pv_pi_line *l, const char *bdf, const char 
 	return false;
 }
 
-/* The `irq` attribute holds the INTx line (or, with MSI on, its first vector).
- * It counts only when /proc/interrupts shows the function using it. */
-static int add_intx(const struct pv_procint *pi, const char *bdf, bool msi_on, int *irqs, int max,
-		    int *n, struct pv_err *e)
+/* A function's `irq` attribute: 1 with *v set, 0 when it has none. */
+static int read_irq_attr(const char *bdf, long *v, struct pv_err *e)
 {
-	char path[PV_PATH_MAX], buf[32], driver[64] = "";
+	char path[PV_PATH_MAX], buf[32];
 	struct pv_err re = { 0 };
-	const struct pv_pi_line *l;
-	long v;
 
 	if (pv_path(path, sizeof(path), e, "/sys/bus/pci/devices/%s/irq", bdf) < 0)
 		return -1;
@@ -236,8 +232,23 @@ static int add_intx(const struct pv_procint *pi, const char *bdf, bool msi_on, i
 			*e = re;
 		return -1;
 	}
-	if (pv_parse_long(buf, 0, PV_PI_IRQ_LIMIT - 1, &v) < 0)
+	if (pv_parse_long(buf, 0, PV_PI_IRQ_LIMIT - 1, v) < 0)
 		return pv_fail(e, EINVAL, "%s: unexpected '%s'", path, buf);
+	return 1;
+}
+
+/* The `irq` attribute holds the INTx line (or, with MSI on, its first vector).
+ * It counts only when /proc/interrupts shows the function using it. */
+static int add_intx(const struct pv_procint *pi, const char *bdf, bool msi_on, int *irqs, int max,
+		    int *n, struct pv_err *e)
+{
+	char path[PV_PATH_MAX], driver[64] = "";
+	const struct pv_pi_line *l;
+	long v;
+	int rc = read_irq_attr(bdf, &v, e);
+
+	if (rc <= 0)
+		return rc;
 	l = pv_procint_find(pi, (int)v);
 	if (v == 0 || !l)
 		return 0;
@@ -259,25 +270,17 @@ static int add_intx(const struct pv_procint *pi, const char *bdf, bool msi_on, i
 int pv_irq_intx_line(const char *bdf, int *irq, struct pv_err *e)
 {
 	_cleanup_free_ int *msi = malloc(PV_IRQ_MAX_DEV_IRQS * sizeof(int));
-	char canon[PV_BDF_LEN], path[PV_PATH_MAX], buf[32];
-	struct pv_err re = { 0 };
-	int nmsi = 0;
+	char canon[PV_BDF_LEN];
+	int nmsi = 0, rc;
 	long v;
 
 	if (!msi)
 		return pv_fail(e, ENOMEM, "IRQs of %s", bdf);
-	if (pv_irq_bdf_canon(bdf, canon, e) < 0 ||
-	    pv_path(path, sizeof(path), e, "/sys/bus/pci/devices/%s/irq", canon) < 0)
+	if (pv_irq_bdf_canon(bdf, canon, e) < 0)
 		return -1;
-	if (pv_read_file(path, buf, sizeof(buf), &re) < 0) {
-		if (re.errnum == ENOENT)
-			return 0;
-		if (e)
-			*e = re;
-		return -1;
-	}
-	if (pv_parse_long(buf, 0, PV_PI_IRQ_LIMIT - 1, &v) < 0)
-		return pv_fail(e, EINVAL, "%s: unexpected '%s'", path, buf);
+	rc = read_irq_attr(canon, &v, e);
+	if (rc <= 0)
+		return rc;
 	if (v == 0 || pv_irq_msi_irqs(canon, msi, PV_IRQ_MAX_DEV_IRQS, &nmsi, e) < 0)
 		return v == 0 ? 0 : -1;
 	for (int i = 0; i < nmsi; i++)
