@@ -1,33 +1,26 @@
 /* What the host keeps (issue 15): a reserve of whole cores, and memory
  * beside the hugepages a VM asks for, each checked before anything is
  * written. */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/cleanup.h"
 #include "common/opts.h"
 #include "pinner/plan_internal.h"
 
-/* Whole cores the host keeps, in total and on each node with CPUs. */
-static void host_cores(const struct pv_topo *t, hwloc_const_bitmap_t host, int *total,
-		       int *per_node)
+/* Whole cores the host keeps: every CPU of the core in `host`. */
+static int host_cores(const struct pv_topo *t, hwloc_const_bitmap_t host)
 {
-	*total = 0;
+	int total = 0;
+
 	for (int ci = 0; ci < t->ncore; ci++) {
 		const struct pv_core *co = &t->core[ci];
 		bool whole = true;
-		int ni = co->node >= 0 ? pv_topo_node_index(t, (unsigned)co->node) : -1;
 
 		for (int k = 0; k < co->npu; k++)
 			whole &= hwloc_bitmap_isset(host, co->pu[k]);
-		if (!whole)
-			continue;
-		(*total)++;
-		if (ni >= 0)
-			per_node[ni]++;
+		total += whole;
 	}
+	return total;
 }
 
 int pv_plan_reserve_want(const struct pv_topo *t, const struct pv_policy *pol)
@@ -53,16 +46,13 @@ int pv_plan_reserve_want(const struct pv_topo *t, const struct pv_policy *pol)
 int pv_plan_host_reserve(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
 			struct pv_err *e)
 {
-	_cleanup_free_ int *per_node = calloc((size_t)t->nnode + 1, sizeof(int));
 	int total, want = pv_plan_reserve_want(t, pol);
 	char fixes[300];
 
-	if (!per_node)
-		return pv_fail(e, ENOMEM, "plan");
 	p->reserve_cores = want;
 	if (want <= 0)
 		return 0;
-	host_cores(t, p->host_cpus, &total, per_node);
+	total = host_cores(t, p->host_cpus);
 	if (total >= want)
 		return 0;
 	pv_plan_fixes(fixes, sizeof(fixes), p, t, "", PV_FIX_FEWER | PV_FIX_RESERVE);
