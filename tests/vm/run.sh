@@ -82,6 +82,7 @@ append="pvt.cases=${cases:-none} pvt.timeout=${CASE_TIMEOUT:-240}"
 # how long 66-irqflap makes the device's vectors come and go
 [ -n "${FLAP_SECONDS:-}" ] && append="$append pvt.flap=$FLAP_SECONDS"
 [ $shell = 1 ] && append="$append pvt.shell=1"
+case_append=$append
 . "$VM/machine.sh"
 TIMEOUT=${TIMEOUT:-1200}
 
@@ -92,15 +93,41 @@ if [ $shell = 1 ]; then
 	exit 0
 fi
 
-: > "$RES"
+boot() { # run the cases in $cases; results in $RES.txt, QEMU's exit in qrc
+	: > "$RES"
+	timeout -k 5 "$TIMEOUT" "${qemu[@]}" -monitor none -serial "file:$LOG" -serial "file:$RES" \
+		</dev/null >"$W/qemu.err" 2>&1
+	qrc=$?
+	tr -d '\r' < "$RES" > "$RES.txt"
+}
 t0=$(date +%s.%N)
-timeout -k 5 "$TIMEOUT" "${qemu[@]}" -monitor none -serial "file:$LOG" -serial "file:$RES" \
-	</dev/null >"$W/qemu.err" 2>&1
-qrc=$?
+boot
+# The emulator itself dying of a signal (an abort in QEMU's TCG or device
+# models, seen once in CI: rc=134 during 20-vfio and never reproduced in 12
+# runs) is not a result about pvepin: the cases it cut short run once more
+# in a fresh guest, and the crash is reported. A timeout (124) or a case that
+# failed is never re-run; a second crash fails the suite.
+if [ $qrc -gt 128 ] && [ $qrc -ne 137 ] && ! grep -q '^done ' "$RES.txt"; then
+	mv "$RES.txt" "$RES.1.txt"; cp "$W/qemu.err" "$W/qemu.1.err"
+	cut=$(sed -n 's/^case \([^ ]*\) start.*/\1/p' "$RES.1.txt" | tail -n 1)
+	grep -q "^case $cut end" "$RES.1.txt" && cut=
+	left=()
+	for c in "${run[@]}"; do
+		grep -q "^case $c end" "$RES.1.txt" || left+=("$c")
+	done
+	echo "note tests/vm: QEMU died (rc=$qrc) during ${cut:-boot}: $(grep -v "TCG doesn't support" "$W/qemu.1.err" | tail -n 1 | cut -c1-160)"
+	echo "note tests/vm: running the ${#left[@]} cases it cut short once more in a fresh guest"
+	# what the cut-short case printed before the crash is dropped, not counted
+	[ -n "$cut" ] && sed -i "/^case $cut start/,\$d" "$RES.1.txt"
+	cases=$(IFS=,; echo "${left[*]}")
+	append=$(echo "$case_append" | sed "s/pvt.cases=[^ ]*/pvt.cases=${cases:-none}/")
+	. "$VM/machine.sh"
+	boot
+	cat "$RES.1.txt" "$RES.txt" > "$RES.all" && mv "$RES.all" "$RES.txt"
+fi
 t1=$(date +%s.%N)
 
 # ---------------------------------------------------------------- results
-tr -d '\r' < "$RES" > "$RES.txt"
 P=0 F=0
 declare -A started=() ended=() bad=()
 cur=
@@ -142,7 +169,7 @@ for c in "${!bad[@]}"; do
 done
 if [ -z "$done_line" ]; then
 	F=$((F + 1))
-	echo "not ok tests/vm: the guest did not finish (qemu rc=$qrc after $(awk "BEGIN{printf \"%.0f\", $t1 - $t0}") s; TIMEOUT=$TIMEOUT)"
+	echo "not ok tests/vm: the guest did not finish (qemu rc=$qrc after $(awk "BEGIN{printf \"%.0f\", $t1 - $t0}") s; TIMEOUT=$TIMEOUT)$(grep -v "TCG doesn't support" "$W/qemu.err" | tail -n 1 | cut -c1-160 | sed 's/^./: &/')"
 	grep -v "TCG doesn't support" "$W/qemu.err" | tail -n 10 | sed 's/^/#  qemu: /'
 	tail -n 30 "$LOG" | tr -d '\r' | sed 's/^/#  console: /'
 fi
