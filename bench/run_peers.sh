@@ -30,7 +30,7 @@ build() { # out src flags...
 	[ "$o" -nt "$s" ] || cc -std=c11 -D_GNU_SOURCE -O2 -Wall -o "$o" "$s" "$@" || exit 1
 }
 build $B/fakekernel bench/fakekernel.c
-build $B/phasetime bench/phasetime.c
+build $B/phasetime tests/helpers/phasetime.c
 build $B/affinity_shim.so bench/affinity_shim.c -shared -fPIC -ldl
 build $B/fakeqemu tests/helpers/fakeqemu.c -lpthread
 SHIM=$(pwd)/$B/affinity_shim.so

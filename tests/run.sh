@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every test: unit binaries, fixture scripts, and (unless VM=0) the
-# real-kernel VM suite. Each prints "NAME: P passed, F failed" (", S skipped"
+# real-kernel VM suites (tests/vm, then tests/vm2 unless VM2=0). Each prints "NAME: P passed, F failed" (", S skipped"
 # when it could not make some checks here); the total is printed last in the
 # same form, after the tests that skipped. NO_SKIP=1: a skip is a failure.
 BUILD=${BUILD:-build}
@@ -20,7 +20,7 @@ tally() { # name, output file, exit code
 		[ "$s" = 0 ] || { S=$((S + s)); skipped="$skipped $1($s)"; } ;;
 	esac
 	if [ "$f" != 0 ] || [ "$3" != 0 ]; then
-		grep -E '^not ok' "$2"; [ "$f" = 0 ] && F=$((F + 1)) && broken="$broken $1(rc=$3)"
+		grep -E '^(not ok|[0-9][0-9]-[a-z0-9-]*: not ok)|did not finish' "$2"; [ "$f" = 0 ] && F=$((F + 1)) && broken="$broken $1(rc=$3)"
 	fi
 	echo "$line"
 }
@@ -40,10 +40,13 @@ for d in $LAYERS tools; do
 done
 if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?
-	# the systemd suite (tests/vm2) only when asked: it does not pass yet
-	# and takes far longer than the rest (tests/vm2/README.md)
-	if [ "${VM2:-0}" = 1 ]; then
-		BUILD= BUILD_DIR="$(pwd)/$BUILD" bash tests/vm2/run.sh > "$out" 2>&1; tally tests/vm2 "$out" $?
+	# The systemd suite (tests/vm2): its lifecycle cases unless VM2=0. The
+	# fault sweep (40-faults) only when asked, VM2_CASES="10 20 30 40": it
+	# does not pass yet (tests/vm2/README.md "Status").
+	if [ "${VM2:-1}" != 0 ] && [ -f tests/vm2/run.sh ]; then
+		# shellcheck disable=SC2086 # a list of case numbers
+		BUILD= BUILD_DIR="$(pwd)/$BUILD" bash tests/vm2/run.sh ${VM2_CASES:-10 20 30} > "$out" 2>&1
+		tally tests/vm2 "$out" $?
 	fi
 fi
 [ -n "$broken" ] && echo "broken:$broken"

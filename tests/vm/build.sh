@@ -47,7 +47,7 @@ BB=$(command -v busybox || true)
 [ -n "$BB" ] && file -L "$BB" | grep -q 'statically linked' ||
 	{ echo "build.sh: need a static busybox (apt-get install busybox-static)" >&2; exit 1; }
 
-helpers="fakeqemu hoststate"
+helpers="fakeqemu hoststate phasetime"
 need_make=0
 [ -x "$PVEPIN" ] || need_make=1
 for h in $helpers; do [ -x "$BUILD/tests/helpers/$h" ] || need_make=1; done
@@ -146,7 +146,11 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/base.cpio.gz" ] || [ "$(cat "$W/base.stam
 fi
 
 # ---------------------------------------------------------------- top
-TOPFILES="$PVEPIN $(for h in $helpers; do echo "$BUILD/tests/helpers/$h"; done) $VM/init $VM/lib.sh $VM/demo-guest.sh $VM/cases/*.sh"
+# The guides' hookscript (bench/hookscript-guide.sh) and the tools it runs,
+# under /opt/guide so busybox stays the shell of every case: case 90 times it
+# beside pvepin on this kernel.
+GUIDE_TOOLS=$(for t in bash ps taskset; do command -v $t; done)
+TOPFILES="$PVEPIN $(for h in $helpers; do echo "$BUILD/tests/helpers/$h"; done) $VM/init $VM/lib.sh $VM/demo-guest.sh $VM/cases/*.sh $TOP/bench/hookscript-guide.sh $GUIDE_TOOLS"
 top_stamp=$(stamp "$VM/build.sh" $TOPFILES $(libs_of "$PVEPIN"))
 if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/top.cpio.gz" ] || [ "$(cat "$W/top.stamp" 2>/dev/null)" != "$top_stamp" ]; then
 	R=$W/top
@@ -164,6 +168,8 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -f "$W/top.cpio.gz" ] || [ "$(cat "$W/top.stamp"
 	install -m 0755 "$VM/init" "$R/init"
 	install -m 0644 "$VM/lib.sh" "$R/tests/lib.sh"
 	install -m 0755 "$VM/demo-guest.sh" "$R/tests/demo.sh"
+	install -m 0755 "$TOP/bench/hookscript-guide.sh" "$R/tests/hookscript-guide.sh"
+	for t in $GUIDE_TOOLS; do copy_bin "$t" "/opt/guide/bin/${t##*/}"; done
 	for c in "$VM"/cases/*.sh; do install -m 0755 "$c" "$R/tests/cases/"; done
 	pack "$R" "$W/top.cpio.gz"
 	echo "$top_stamp" > "$W/top.stamp"

@@ -15,6 +15,8 @@ pass() { echo "ok $*"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "not ok $*"; }
 skip() { echo "skip $*"; }
 note() { echo "# $*"; }
+# info: a figure run.sh prints beside the results (not a test)
+info() { echo "info $*"; }
 # check WHAT cmd...: ok when cmd succeeds
 check() { local w=$1; shift; if "$@"; then pass "$w"; else fail "$w"; fi; }
 # expect_eq WHAT GOT WANT
@@ -170,14 +172,21 @@ qemu_pid() { cat "/run/qemu-server/$1.pid" 2>/dev/null; }
 # collected until every writer closed it). Sets HOOK_RC and HOOK_OUT (a
 # file). A process left holding the output (an agent that kept stdout)
 # would hang `qm start` forever: reported as HOOK_LEAK=<pids>.
+# HOOKSCRIPT (default pvepin) is the command run; with HOOK_TIMES=PREFIX,
+# each phase's wall time in us (fork to reap) and exit code are appended to
+# PREFIX.PHASE. The shell runs the hook itself, as PVE's worker does: pvepin's
+# agent takes a caller that ends before QEMU appears for a failed start.
 hook() {
+	local t0=
 	HOOK_OUT=/tmp/hook.$1.$2.out
-	pvepin "$1" "$2" < /dev/null > "$HOOK_OUT" 2>&1
+	[ -n "${HOOK_TIMES:-}" ] && t0=$(phasetime --now)
+	${HOOKSCRIPT:-pvepin} "$1" "$2" < /dev/null > "$HOOK_OUT" 2>&1
 	HOOK_RC=$?
+	[ -n "$t0" ] && echo "$(($(phasetime --now) - t0)) $HOOK_RC" >> "$HOOK_TIMES.$2"
 	HOOK_LEAK=$(for f in /proc/[0-9]*/fd/*; do
 		[ "$(readlink "$f" 2>/dev/null)" = "$HOOK_OUT" ] && { f=${f#/proc/}; echo "${f%%/*}"; }
 	done | sort -u | tr '\n' ' ')
-	sed "s/^/#   pvepin $1 $2: /" "$HOOK_OUT"
+	sed "s|^|#   ${HOOKSCRIPT:-pvepin} $1 $2: |" "$HOOK_OUT"
 	[ -z "$HOOK_LEAK" ] || echo "#   pvepin $1 $2: output still held open by pid(s) $HOOK_LEAK"
 	return $HOOK_RC
 }

@@ -151,6 +151,7 @@ while IFS= read -r line; do
 	"ok "*) [ -n "$cur" ] && { echo "ok $cur: ${line#ok }"; P=$((P + 1)); } ;;
 	"not ok "*) [ -n "$cur" ] && { echo "not ok $cur: ${line#not ok }"; F=$((F + 1)); bad[$cur]=1; } ;;
 	"skip "*) [ -n "$cur" ] && echo "skip $cur: ${line#skip }" ;;
+	"info "*) [ -n "$cur" ] && echo "# $cur: ${line#info }" ;;
 	esac
 done < "$RES.txt"
 

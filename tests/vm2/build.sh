@@ -11,7 +11,7 @@
 #                  that loads virtio/ext4 and switch_roots into systemd)
 #
 # Settings (environment):
-#   WORK=/tmp/vm2-work  outputs        SUITE=bookworm     KVER=newest /boot/vmlinuz-*
+#   WORK=tests/vm2/work outputs        SUITE=bookworm     KVER=newest /boot/vmlinuz-*
 #   MIRROR=<url>        default: the URI this machine's apt uses for $SUITE (apt-get indextargets)
 #   REBUILD=1           rerun debootstrap      ROOT=initrd|disk|both
 #   EXTRA_ROOTFS=<dir>  copied over the rootfs in stage 2 (e.g. <dir>/usr/local/bin/<hookscript>)

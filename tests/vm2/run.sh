@@ -9,7 +9,7 @@
 # guest did not finish.
 #
 # Settings (environment):
-#   WORK=/tmp/vm2-work   ROOT=initrd|disk (default initrd)   TIMEOUT=300 (seconds)
+#   WORK=tests/vm2/work  ROOT=initrd|disk (default initrd)   TIMEOUT=1500 (seconds)
 #   MEM_PER_NODE_G=4     guest RAM per NUMA node (2 nodes)
 #   HP_APPEND="hugepagesz=1G hugepages=0:0,1:2 default_hugepagesz=2M"
 #   EXTRA_APPEND=""      e.g. "testbed.reload=0" (skip VM 101 + daemon-reload), "testbed.debug=1",
