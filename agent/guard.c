@@ -21,12 +21,12 @@
 #include <unistd.h>
 
 #include "agent/agent_int.h"
-#include "common/testknob.h"
 #include "common/fsio.h"
 #include "common/testknob.h"
 #include "engine/lock.h"
 #include "engine/threads.h"
 #include "vmctx/giveback.h"
+#include "vmctx/topocache.h"
 
 #define GUARD_POLL_MS 200
 #define GIVE_BACK_LOCK_S 600
@@ -74,6 +74,7 @@ static void give_back(struct pv_agent *a, const char *why)
 {
 	struct pv_ledger led;
 	struct pv_err e = { 0 };
+	bool mine, gone;
 	pid_t pid;
 	int lock;
 
@@ -89,8 +90,15 @@ static void give_back(struct pv_agent *a, const char *why)
 		pv_agent_log(a, LOG_ERR, "%s: %s; run `pvepin restore %d`", why, e.msg, a->vmid);
 		return;
 	}
+	mine = pv_ledger_vm(&led, a->vmid) != NULL;
+	gone = pv_qemu_pid(a->vmid, &pid, NULL) == 1;
 	/* post-stop or restore came first, or the VM runs again */
-	if (!pv_ledger_vm(&led, a->vmid) || pv_qemu_pid(a->vmid, &pid, NULL) != 1) {
+	if (!mine || !gone) {
+		/* a pre-start cut short before the ledger named the VM (killed
+		 * at its first write) changed nothing but the topology copy it
+		 * kept for a post-start that will not come */
+		if (!mine && gone)
+			pv_topocache_drop(a->vmid);
 		pv_ledger_free(&led);
 		pv_lock_release(lock);
 		return;

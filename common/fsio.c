@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +224,37 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* An unnamed file in dfd (O_TMPFILE): a write cut short by an error or a
+ * kill leaves nothing behind, where a named one left "<name>.tmp" that
+ * nothing would remove. -1 with errno when the filesystem has no unnamed
+ * files (the caller then names one). */
+static int open_unnamed(int dfd, mode_t mode)
+{
+#ifdef O_TMPFILE
+	return openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+#else
+	(void)dfd;
+	(void)mode;
+	errno = EOPNOTSUPP;
+	return -1;
+#endif
+}
+
+/* Give the unnamed fd the name tmp in dfd: through /proc/self/fd, which
+ * needs no capability, else AT_EMPTY_PATH (CAP_DAC_READ_SEARCH, root's)
+ * where /proc is not mounted. */
+static int name_unnamed(int fd, int dfd, const char *tmp)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	return linkat(fd, "", dfd, tmp, AT_EMPTY_PATH);
+}
+
 int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, struct pv_err *e)
 {
 	char dir[PV_PATH_MAX], tmp[NAME_MAX + 1];
@@ -231,6 +262,7 @@ int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, st
 	_cleanup_close_ int fd = -1;
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
+	bool named = false;
 
 	if (!*base || strlen(path) >= sizeof(dir) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", base) >= (int)sizeof(tmp))
@@ -242,10 +274,22 @@ int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, st
 	/* a stale tmp (a crash) or a planted link: the name is removed, never followed */
 	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
 		return pv_fail(e, errno, "remove %s%s", dir, tmp);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	fd = open_unnamed(dfd, mode);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		named = true;
+	}
 	if (fd < 0)
 		return pv_fail(e, errno, "create %s%s", dir, tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0 ||
+	    (!named && name_unnamed(fd, dfd, tmp) < 0)) {
+		int err = errno;
+
+		if (named)
+			unlinkat(dfd, tmp, 0);
+		return pv_fail(e, err, "write %s%s", dir, tmp);
+	}
+	if (close(fd) < 0) {
 		int err = errno;
 
 		fd = -1;

@@ -42,10 +42,13 @@ int pv_readlink_base(const char *path, char *buf, size_t n, struct pv_err *e);
  * other writable. The message says what is wrong and the fix. */
 int pv_check_root_dir(const char *path, struct pv_err *e);
 
-/* Replace path with data, mode bits mode: written to "<path>.tmp" created
- * with O_EXCL | O_NOFOLLOW in the directory's fd, then renamed over path
- * (a symlink at either name is replaced, never followed). For pvepin's own
- * files under /run/pvepin, not for host attributes (engine/attr.h). */
+/* Replace path with data, mode bits mode: written to an unnamed file in
+ * the directory (O_TMPFILE; where the filesystem has none, "<path>.tmp"
+ * created with O_EXCL | O_NOFOLLOW), named "<path>.tmp" once complete, then
+ * renamed over path (a symlink at either name is replaced, never followed).
+ * A write cut short by an error or a kill leaves the old file and nothing
+ * else. For pvepin's own files under /run/pvepin (the ledger, the topology
+ * copies), not for host attributes (engine/attr.h). */
 int pv_save_file(const char *path, const char *data, size_t len, mode_t mode, struct pv_err *e);
 
 /* 1 if the rooted path exists, 0 if not. */

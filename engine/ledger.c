@@ -182,8 +182,10 @@ static int write_all(FILE *f, const struct pv_ledger *l)
 int pv_ledger_save(const struct pv_ledger *l, struct pv_err *e)
 {
 	char path[PV_PATH_MAX], tmp[PV_PATH_MAX];
-	_cleanup_fclose_ FILE *f = NULL;
-	int fd, rc;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
 
 	if (pv_opt.dry_run) /* --dry-run writes nothing */
 		return 0;
@@ -193,38 +195,21 @@ int pv_ledger_save(const struct pv_ledger *l, struct pv_err *e)
 	if (l->nvm == 0 && l->nsh == 0) {
 		if (unlink(path) < 0 && errno != ENOENT)
 			return pv_fail(e, errno, "remove %s", path);
-		/* and what a save killed before its rename left */
+		/* and what an older save killed before its rename left */
 		if (unlink(tmp) < 0 && errno != ENOENT)
 			return pv_fail(e, errno, "remove %s", tmp);
 		return 0;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return pv_fail(e, errno, "open %s", tmp);
-	if (!(f = fdopen(fd, "w"))) {
-		rc = pv_fail(e, errno, "open %s", tmp);
-		close(fd);
-		goto drop;
-	}
-	if (write_all(f, l) < 0) {
-		rc = pv_fail(e, E2BIG, "ledger: value too long");
-		goto drop;
-	}
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		rc = pv_fail(e, errno, "write %s", tmp);
-		goto drop;
-	}
-	if (rename(tmp, path) < 0) {
-		rc = pv_fail(e, errno, "rename %s", tmp);
-		goto drop;
-	}
-	return 0;
-drop:
-	/* a failed save keeps the old ledger and leaves no file of its own
-	 * (tests/vm2 40: EIO at pre-start's third write left ledger.tmp) */
-	if (unlink(tmp) < 0 && errno != ENOENT)
-		fprintf(stderr, "pvepin: remove %s: %s\n", tmp, strerror(errno));
-	return rc;
+	/* built in memory, then written in one go: a save cut short (EIO, a
+	 * kill) leaves the old ledger and no file of its own (common/fsio.h) */
+	if (!(f = open_memstream(&buf, &len)))
+		return pv_fail(e, errno, "ledger: build");
+	rc = write_all(f, l);
+	if (fclose(f) != 0)
+		return pv_fail(e, errno, "ledger: build");
+	if (rc < 0)
+		return pv_fail(e, E2BIG, "ledger: value too long");
+	return pv_save_file(path, buf, len, 0600, e);
 }
 
 static int split(char *line, char **f)
