@@ -40,6 +40,8 @@ for d in $LAYERS tools; do
 done
 if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?
+	# its figures: each phase on the real kernel beside the bash hookscript
+	grep -E '^# [0-9]+-[a-z0-9-]+: (pre|post)-(start|stop): ' "$out"
 	# The systemd suite (tests/vm2): its lifecycle cases unless VM2=0. The
 	# fault sweep (40-faults) only when asked, VM2_CASES="10 20 30 40": it
 	# does not pass yet (tests/vm2/README.md "Status").
