@@ -47,7 +47,8 @@ if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	# does not pass yet (tests/vm2/README.md "Status").
 	if [ "${VM2:-1}" != 0 ] && [ -f tests/vm2/run.sh ]; then
 		# shellcheck disable=SC2086 # a list of case numbers
-		BUILD= BUILD_DIR="$(pwd)/$BUILD" bash tests/vm2/run.sh ${VM2_CASES:-10 20 30} > "$out" 2>&1
+		# (BUILD_DIR first: the prefixes expand in order, and BUILD= empties it)
+		BUILD_DIR="$(pwd)/$BUILD" BUILD= bash tests/vm2/run.sh ${VM2_CASES:-10 20 30} > "$out" 2>&1
 		tally tests/vm2 "$out" $?
 	fi
 fi
