@@ -364,6 +364,37 @@ static int watch(struct pv_agent *a, struct pv_err *e)
 	return watch_threads(a, e);
 }
 
+/* StartTransientUnit returns once systemd has queued the job; the agent
+ * moves into its scope when the job runs. An agent stopped before that (a
+ * pre-start that fails at once stops its guard) left systemd a scope whose
+ * process never arrived, listed active with nothing in it (tests/vm2
+ * 20-failstart on a loaded CI machine): wait, a second at most, until
+ * /proc/self/cgroup names the scope. Signals wait meanwhile (signalfd). */
+static bool in_scope(int vmid)
+{
+	char cg[512], want[64];
+	size_t lw, lc;
+
+	snprintf(want, sizeof(want), "/pvepin-agent-%d.scope", vmid);
+	if (pv_read_attr("/proc/self/cgroup", cg, sizeof(cg), NULL) < 0)
+		return true; /* nothing to wait on */
+	lw = strlen(want);
+	lc = strlen(cg);
+	return lc >= lw && !strcmp(cg + lc - lw, want);
+}
+
+static void wait_in_scope(struct pv_agent *a)
+{
+	const struct timespec step = { 0, 5 * 1000 * 1000 };
+
+	for (int i = 0; i < 200; i++) {
+		if (in_scope(a->vmid))
+			return;
+		nanosleep(&step, NULL);
+	}
+	pv_agent_log(a, LOG_WARNING, "systemd has not moved the agent into its scope after 1 s");
+}
+
 /* 1 = nothing to do (another agent, no QEMU, nothing planned): exit 0. */
 static int start(struct pv_agent *a, struct pv_err *e)
 {
@@ -379,6 +410,8 @@ static int start(struct pv_agent *a, struct pv_err *e)
 		if (pv_agent_scope(a->vmid, getpid(), &why) < 0)
 			pv_agent_log(a, LOG_WARNING, "stays in the cgroup it was started in: %s",
 				     why.msg);
+		else
+			wait_in_scope(a);
 	}
 	if (a->starter > 0)
 		return pv_agent_guard(a);
