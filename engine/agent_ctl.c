@@ -257,6 +257,31 @@ int pv_agent_stop(int vmid, int wait_ms, struct pv_err *e)
 	return rc;
 }
 
+/* An agent spawned a moment ago may not have taken its pidfile yet (its
+ * exec, under load, takes longer than the phase that spawned it needs to
+ * fail): without the pid there is nothing to signal, and the guard of a
+ * start refused at once would guard on until the task that ran the hook
+ * ends. Wait for the pid first; only a failed start pays for it. */
+int pv_agent_stop_spawned(int vmid, int wait_ms, struct pv_err *e)
+{
+	const struct timespec step = { 0, 10 * 1000 * 1000 };
+	char path[PV_PATH_MAX];
+
+	if (pv_opt.dry_run || pidfile_path(path, sizeof(path), vmid, "", e) < 0)
+		return pv_opt.dry_run ? 1 : -1;
+	for (int waited = 0; waited < wait_ms; waited += 10) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		pid_t pid = fd >= 0 ? read_pid(fd) : 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (pid > 0)
+			break;
+		nanosleep(&step, NULL);
+	}
+	return pv_agent_stop(vmid, wait_ms, e);
+}
+
 /* An absolute form of a path option: the agent runs from "/". */
 static const char *absolute(const char *p, char *buf, size_t n)
 {
@@ -400,7 +425,7 @@ static pid_t starter_of(pid_t pid)
 int pv_agent_spawn_guard(int vmid, struct pv_err *e)
 {
 	if (pv_opt.dry_run || (pv_opt.root && pv_opt.root[0]))
-		return 0;
+		return 1;
 	return spawn(vmid, starter_of(getppid()), e);
 }
 

@@ -20,7 +20,7 @@ int pv_agent_spawn(int vmid, struct pv_err *e);
  * the process that runs the start (the hook's parent, past a wrapper
  * shell). It gives the host back when that process ends with no QEMU for
  * the VM, or when QEMU ends before post-start; post-start stops it and
- * starts the agent proper. Nothing in --dry-run or under --root. */
+ * starts the agent proper. Nothing in --dry-run or under --root: 1. */
 int pv_agent_spawn_guard(int vmid, struct pv_err *e);
 
 bool pv_agent_scope_wanted(void);
@@ -29,6 +29,9 @@ int pv_agent_scope(int vmid, pid_t pid, struct pv_err *e);
 /* post-stop: SIGTERM the VM's agent, wait up to wait_ms for it to end
  * (then SIGKILL), and remove its files. 1 when no agent ran. */
 int pv_agent_stop(int vmid, int wait_ms, struct pv_err *e);
+/* The same for an agent spawned a moment ago (pre-start's guard of a start
+ * that failed): first wait up to wait_ms for it to write its pid. */
+int pv_agent_stop_spawned(int vmid, int wait_ms, struct pv_err *e);
 
 /* What the agent changed and saw; published in <vmid>.agent.stat. */
 struct pv_agent_stats {

@@ -455,19 +455,26 @@ static bool in_ledger(int vmid)
 	return in;
 }
 
-static void spawn_guard(int vmid)
+static bool spawn_guard(int vmid)
 {
 	struct pv_err e = { 0 };
 
-	if (pv_agent_spawn_guard(vmid, &e) < 0)
+	int rc = pv_agent_spawn_guard(vmid, &e);
+
+	if (rc < 0)
 		fprintf(stderr, "pvepin: VM %d: no guard for a failed start: %s\n", vmid, e.msg);
+	return rc == 0;
 }
 
-static void stop_agent(int vmid)
+/* spawned: the agent (pre-start's guard) was started by this phase, and
+ * may not have written its pid yet */
+static void stop_agent(int vmid, bool spawned)
 {
 	struct pv_err e = { 0 };
+	int rc = spawned ? pv_agent_stop_spawned(vmid, AGENT_STOP_MS, &e)
+			 : pv_agent_stop(vmid, AGENT_STOP_MS, &e);
 
-	if (pv_agent_stop(vmid, AGENT_STOP_MS, &e) < 0)
+	if (rc < 0)
 		fprintf(stderr, "pvepin: VM %d: %s\n", vmid, e.msg);
 }
 
@@ -476,6 +483,7 @@ int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 	struct pv_phase_sum sum = { 0 };
 	pid_t qemu;
 	int lock, rc;
+	bool guard = false;
 
 	if (ph == PV_PRE_STOP) {
 		pv_phase_summary(stdout, vmid, ph, &sum);
@@ -484,14 +492,14 @@ int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 	/* pre-start: a previous run's agent goes, this start's guard comes
 	 * before any change; post-start: the guard gives way to the agent */
 	if (ph == PV_PRE_START || ph == PV_POST_START)
-		stop_agent(vmid);
+		stop_agent(vmid, false);
 	if (ph == PV_PRE_START)
-		spawn_guard(vmid);
+		guard = spawn_guard(vmid);
 	/* post-stop stops the agent only once the host is given back: if it
 	 * gives up on the lock or dies, the agent is still there to do it (a
 	 * QEMU that still runs, `restore --force`, loses its agent first) */
 	if (ph == PV_POST_STOP && pv_qemu_pid(vmid, &qemu, NULL) == 0)
-		stop_agent(vmid);
+		stop_agent(vmid, false);
 	if ((lock = pv_lock_take(LOCK_WAIT_S, e)) < 0)
 		return -1;
 	rc = locked(vmid, ph, &sum, e);
@@ -500,8 +508,10 @@ int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e)
 		pv_phase_summary(stdout, vmid, ph, &sum);
 	/* a failed restore leaves the agent to try again; a pre-start that
 	 * failed and undid itself leaves its guard nothing to guard */
-	if ((ph == PV_POST_STOP && rc == 0) || (ph == PV_PRE_START && rc < 0 && !in_ledger(vmid)))
-		stop_agent(vmid);
+	if (ph == PV_POST_STOP && rc == 0)
+		stop_agent(vmid, false);
+	else if (ph == PV_PRE_START && rc < 0 && !in_ledger(vmid))
+		stop_agent(vmid, guard);
 	if (ph == PV_POST_START)
 		start_agent(vmid);
 	return rc;
