@@ -85,8 +85,8 @@ helpers: $(HELPER_BINS)
 
 # The README's test command. Fixture and unit tests always; the real-kernel
 # VM suites too unless VM=0 (they need qemu-system-x86 and a Debian kernel;
-# the systemd suite, run only with VM2=1, also debootstrap, cached under
-# tests/vm2/work; VM2_CASES picks its cases, default "10 20 30").
+# the systemd suite, left out with VM2=0, also debootstrap, cached under
+# tests/vm2/work; VM2_CASES picks its cases, default "10 20 21 30").
 # The binary under test is $(BUILD)'s test build (pvepin-test; the release
 # $(BUILD)/pvepin for the checks that it ignores the knobs): `make asan`
 # tests build-asan's and leaves ./pvepin (install, bench, demo) as it was.

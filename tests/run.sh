@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every test: unit binaries, fixture scripts, and (unless VM=0) the
-# real-kernel VM suite (tests/vm; the systemd suite tests/vm2 with VM2=1). Each prints "NAME: P passed, F failed" (", S skipped"
+# real-kernel VM suites (tests/vm, and the systemd suite tests/vm2 unless VM2=0). Each prints "NAME: P passed, F failed" (", S skipped"
 # when it could not make some checks here); the total is printed last in the
 # same form, after the tests that skipped. NO_SKIP=1: a skip is a failure.
 BUILD=${BUILD:-build}
@@ -42,15 +42,13 @@ if [ "${VM:-1}" != 0 ] && [ -f tests/vm/run.sh ]; then
 	sh tests/vm/run.sh > "$out" 2>&1; tally tests/vm "$out" $?
 	# its figures: each phase on the real kernel beside the bash hookscript
 	grep -E '^# [0-9]+-[a-z0-9-]+: (pre|post)-(start|stop): ' "$out"
-	# The systemd suite (tests/vm2) only when asked (VM2=1): its cases 10,
-	# 20, 30 by default (VM2_CASES="10 20 30 40" adds the fault sweep). It
-	# passes here but not yet on a clean CI machine: 20-failstart found the
-	# guard's pvepin-agent-100.scope still active after a refused start
-	# (tests/vm2/README.md "Status").
-	if [ "${VM2:-0}" = 1 ] && [ -f tests/vm2/run.sh ]; then
+	# The systemd suite (tests/vm2; VM2=0 leaves it out): its lifecycle
+	# cases 10, 20, 21, 30 by default; the fault sweep 40 only when asked
+	# (VM2_CASES="10 20 21 30 40"): a full sweep takes hours under TCG.
+	if [ "${VM2:-1}" != 0 ] && [ -f tests/vm2/run.sh ]; then
 		# shellcheck disable=SC2086 # a list of case numbers
 		# (BUILD_DIR first: the prefixes expand in order, and BUILD= empties it)
-		BUILD_DIR="$(pwd)/$BUILD" BUILD= bash tests/vm2/run.sh ${VM2_CASES:-10 20 30} > "$out" 2>&1
+		BUILD_DIR="$(pwd)/$BUILD" BUILD= bash tests/vm2/run.sh ${VM2_CASES:-10 20 21 30} > "$out" 2>&1
 		tally tests/vm2 "$out" $?
 	fi
 fi
