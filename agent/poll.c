@@ -119,7 +119,7 @@ bool pv_agent_rl_note(struct pv_agent_rl *rl, long long now)
 		rl->backoff = 0;
 	}
 	rl->last = now;
-	if (++rl->count < PV_AGENT_RL_FREE)
+	if (++rl->count < (rl->free ? rl->free : PV_AGENT_RL_FREE))
 		return false;
 	rl->backoff = rl->backoff ? rl->backoff * 2 : PV_AGENT_RL_FIRST_MS;
 	if (rl->backoff > PV_AGENT_RL_MAX_MS)
@@ -169,6 +169,7 @@ int pv_agent_watch_init(struct pv_agent *a, const struct pv_jlist *journal, stru
 {
 	a->pins = a->cfg->nvcpu > 0 || a->cfg->other[0];
 	a->irqs = a->cfg->nbdf > 0 && a->cfg->irq_cpus[0];
+	a->new_irqs.free = PV_AGENT_RL_FREE_NEW_IRQS;
 	if (pv_engine_open(&a->en, a->vmid, PV_POST_START, NULL, e) < 0)
 		return -1;
 	if (!(a->other = hwloc_bitmap_alloc()) || !(a->irqset = hwloc_bitmap_alloc()) ||

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h> /* SYS_pidfd_open: without it pv_pidfd_open was always ENOSYS */
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsio.h"

@@ -54,30 +54,67 @@ static int most_vcpus(const struct pv_plan *p, const struct pv_topo *t, int have
 	return lo;
 }
 
+/* The policy fixes that apply to this plan, each as a changed policy. */
+static int policy_fixes(const struct pv_plan *p, unsigned which, struct pv_policy *q,
+			const char **say, int max)
+{
+	const struct pv_policy *pol = p->in_pol;
+	int n = 0;
+
+	if (n < max && (which & PV_FIX_MAX_L3) && p->mode == PV_MODE_GAMING && pol->max_l3) {
+		q[n] = *pol;
+		q[n].max_l3 = 0;
+		say[n++] = "set max_l3 higher in the policy";
+	}
+	if (n < max && (which & PV_FIX_SMT) && p->mode != PV_MODE_MANUAL && pol->smt != PV_ON) {
+		q[n] = *pol;
+		q[n].smt = PV_ON;
+		say[n++] = "set smt = on in the policy";
+	}
+	if (n < max && (which & PV_FIX_MODE) && p->mode == PV_MODE_GAMING) {
+		q[n] = *pol;
+		q[n].mode = PV_MODE_WORKSTATION;
+		say[n++] = "use mode = workstation (every L3 domain, SMT siblings too)";
+	}
+	return n;
+}
+
+/* A VM as large as the host (the seed's workstation VM 101: 64 vCPUs on
+ * 64 CPUs) needs two changes, neither of which works alone: a policy fix
+ * and no host reserve. Named together, only when no single fix works. */
+static void add_with_reserve(struct fixes *f, const struct pv_plan *p, const struct pv_topo *t,
+			     unsigned which, struct pv_policy *q, const char **say, int nq)
+{
+	char line[160];
+
+	if (f->len || !(which & PV_FIX_RESERVE) || p->in_pol->reserve_cores == 0)
+		return;
+	for (int i = 0; i < nq; i++) {
+		q[i].reserve_cores = 0;
+		if (!with_policy(p, t, &q[i]))
+			continue;
+		snprintf(line, sizeof(line), "%s and lower reserve_cores in root's policy", say[i]);
+		add(f, line);
+	}
+}
+
 void pv_plan_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_topo *t,
 		   const char *extra, unsigned which)
 {
 	const struct pv_policy *pol = p->in_pol;
 	struct fixes f = { .b = b, .n = n };
-	struct pv_policy q;
+	struct pv_policy q, pq[3];
+	const char *say[3];
 	char line[64];
-	int k;
+	int k, nq;
 
 	b[0] = '\0';
 	if (p->probing || !pol || !p->in_vc)
 		return;
-	q = *pol;
-	q.max_l3 = 0;
-	if ((which & PV_FIX_MAX_L3) && p->mode == PV_MODE_GAMING && pol->max_l3 && with_policy(p, t, &q))
-		add(&f, "set max_l3 higher in the policy");
-	q = *pol;
-	q.smt = PV_ON;
-	if ((which & PV_FIX_SMT) && p->mode != PV_MODE_MANUAL && pol->smt != PV_ON && with_policy(p, t, &q))
-		add(&f, "set smt = on in the policy");
-	q = *pol;
-	q.mode = PV_MODE_WORKSTATION;
-	if ((which & PV_FIX_MODE) && p->mode == PV_MODE_GAMING && with_policy(p, t, &q))
-		add(&f, "use mode = workstation (every L3 domain, SMT siblings too)");
+	nq = policy_fixes(p, which, pq, say, 3);
+	for (int i = 0; i < nq; i++)
+		if (with_policy(p, t, &pq[i]))
+			add(&f, say[i]);
 	if (extra && *extra)
 		add(&f, extra);
 	/* with numaN lines the vCPUs are bound per guest node: fewer of them
@@ -92,6 +129,7 @@ void pv_plan_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_t
 	q.reserve_cores = 0;
 	if ((which & PV_FIX_RESERVE) && pol->reserve_cores != 0 && with_policy(p, t, &q))
 		add(&f, "lower reserve_cores in root's policy");
+	add_with_reserve(&f, p, t, which, pq, say, nq);
 	if (!f.len && p->in_claims && p->in_claims->cpus && !hwloc_bitmap_iszero(p->in_claims->cpus))
 		add(&f, "stop a VM that holds CPUs here");
 }

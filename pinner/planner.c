@@ -313,12 +313,13 @@ static int bound_error(const struct pv_plan *p, const struct pv_topo *t, const s
 	if (pv_cpulist_format(b, sizeof(b), g->hostnodes) < 0)
 		b[0] = '\0';
 	pv_plan_fixes(fixes, sizeof(fixes), p, t, "", PV_FIX_ALL & ~PV_FIX_FEWER);
+	/* not "see plan --pve": that plan is this one, and refuses the same */
 	return pv_fail(e, 0, "VM %d: guest NUMA node %d has %d vCPUs and its memory is bound to host "
 		       "node %s (%s), which has only %d free %s for them%s: give that guest node "
-		       "fewer vCPUs or bind it to another node (see `pvepin plan %d --pve`)%s%s",
+		       "fewer vCPUs or bind it to another node%s%s",
 		       p->vmid, gi, want, b, g->from_socket ? "numa: 1 and hugepages: guest socket i on host node i" :
 		       "numaN hostnodes=", placed, unit(f, placed),
-		       f->max_l3 && f->l3_used >= f->max_l3 ? " within max_l3" : "", p->vmid,
+		       f->max_l3 && f->l3_used >= f->max_l3 ? " within max_l3" : "",
 		       fixes[0] ? ", or " : "", fixes);
 }
 

@@ -113,6 +113,18 @@ try() {
 		{ fail "$(basename "$1") $(basename "$2") $(basename "$3"): expected a refusal"; return; }
 	msg=$(cat "$T_DIR/e") n=0
 	pol() { grep -v "^$1 *=" "$3" > "$T_DIR/fix.ini"; sed -i "/^\[vm\]/a $1 = $2" "$T_DIR/fix.ini"; }
+	case $msg in *"plan --pve"*|*"--pve\`"*) fail "$(basename "$2"): a refusal points at plan --pve, which refuses the same: $msg" ;; esac
+	# two changes named together (only when no single one works): both applied
+	case $msg in *" and lower reserve_cores"*)
+		for kv in "max_l3 higher:max_l3 64" "smt = on:smt on" "mode = workstation:mode workstation"; do
+			case $msg in *"${kv%%:*}"*" and lower reserve_cores"*) ;; *) continue ;; esac
+			n=$((n + 1)); pol ${kv#*:} "$3"; printf '[host]\nreserve_cores = 0\n' >> "$T_DIR/fix.ini"
+			check_fix "$1" "$2" "${kv#*:} and reserve_cores = 0"
+		done
+		[ $n -gt 0 ] && pass "$(basename "$1") $(basename "$2"): the refusal names $n fix(es)" ||
+			fail "$(basename "$1") $(basename "$2"): a pair named, none applied: $msg"
+		return ;;
+	esac
 	case $msg in *"set max_l3 higher"*) n=$((n + 1)); pol max_l3 64 "$3"; check_fix "$1" "$2" max_l3 ;; esac
 	case $msg in *"set smt = on"*) n=$((n + 1)); pol smt on "$3"; check_fix "$1" "$2" smt ;; esac
 	case $msg in *"use mode = workstation"*) n=$((n + 1)); pol mode workstation "$3"; check_fix "$1" "$2" workstation ;; esac
@@ -156,6 +168,12 @@ expect_grep "seed VM 101: the refusal suggests mode = workstation" "use mode = w
 printf '[vm]\nmode = workstation\n[host]\nreserve_cores = 0\n' > "$T_DIR/ws.ini"
 expect_rc "seed VM 101: mode = workstation plans it" 0 pv --topology $S/tr7970x.xml --conf $S/101.conf --policy "$T_DIR/ws.ini" plan 101
 try $S/tr7970x.xml $S/101.conf "$T_DIR/nores.ini"
+# ... and with the default policy (a new user's first try): no single change
+# works, so the refusal names the pair that does
+printf '[vm]\n' > "$T_DIR/default.ini"
+try $S/tr7970x.xml $S/101.conf "$T_DIR/default.ini"
+expect_grep "seed VM 101, default policy: mode = workstation with the reserve lowered" \
+	"use mode = workstation .* and lower reserve_cores" "$T_DIR/e"
 # with the default reserve, workstation mode is refused for the host's sake,
 # and lowering the reserve is the fix it names
 printf '[vm]\nmode = workstation\n' > "$T_DIR/wsres.ini"
