@@ -337,6 +337,16 @@ int main(void)
 	CHECK_INT(pv_agent_fix(&a), PV_FIX_DONE);
 	CHECK_STR(cpus_of(v0), "0");
 
+	/* the tid now names a thread with another start time (the vCPU ended,
+	 * its tid reused): a re-pin checks the start time as the first pin
+	 * did, and leaves the newcomer alone (issue 15.10) */
+	for (int i = 0; i < a.nth; i++)
+		if (a.th[i].tid == v0)
+			a.th[i].start++;
+	set_cpus(v0, "1");
+	pass_(&a);
+	CHECK_STR(cpus_of(v0), "1");
+
 	/* restored meanwhile (VM gone from the ledger): the agent stops */
 	{
 		struct pv_ledger led;
