@@ -709,9 +709,11 @@ static int parse_stream(int fd, const char *name, size_t max, struct pv_jlist *l
 	if (!buf)
 		return pv_fail(e, ENOMEM, "read %s", name);
 	/* what a load keeps is at most the text: a large one gets its arena
-	 * at once, in one mapping (what it does not touch costs nothing) */
+	 * and its entry array (an entry per 64 bytes of text: more than a
+	 * journal's lines average) at once, each in one mapping; what it does
+	 * not touch costs nothing, and the array still grows if need be */
 	if (fstat(fd, &st) == 0 && (size_t)st.st_size >= BIG_BLOCK && (size_t)st.st_size <= max &&
-	    !arena_add(l, (size_t)st.st_size))
+	    (!arena_add(l, (size_t)st.st_size) || entries_grow(l, (int)(st.st_size / 64)) < 0))
 		return pv_fail(e, ENOMEM, "read %s", name);
 	while (!stop) {
 		ssize_t used;
