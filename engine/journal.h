@@ -73,6 +73,7 @@ struct pv_jlist {
 	int vmid;
 	struct pv_jent *r;  /* in seq order */
 	int n, cap;
+	size_t rmapped;     /* r's length when mapped on its own (engine/jlist.c), else 0 */
 	long max_seq;
 	bool torn;          /* a torn last line was dropped */
 	size_t torn_at;     /* where it starts in the text */

@@ -324,6 +324,29 @@ int main(void)
 	CHECK_INT(a.st.new_irqs, 1 + PV_AGENT_RL_FREE + 2);
 	CHECK_INT(a.st.held_off, 0);
 
+	/* vectors new to the agent, one after the other (a guest enabling
+	 * ever more): taken in PV_AGENT_RL_FREE times, then held off, neither
+	 * steered nor journaled, until the hold is over (issue 15.2) */
+	for (int v = 40; v < 43; v++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/irq/%d/smp_affinity_list", v);
+		fr_put(p, "0-1\n");
+		snprintf(p, sizeof(p), "/sys/bus/pci/devices/" DEV "/msi_irqs/%d", v);
+		fr_put(p, "msix\n");
+		pass_(&a);
+	}
+	CHECK_INT(a.st.new_irqs, 3); /* 31, 40 and 41: PV_AGENT_RL_FREE batches */
+	CHECK_STR(file("/proc/irq/41/smp_affinity_list"), "1");
+	CHECK_STR(file("/proc/irq/42/smp_affinity_list"), "0-1");
+	CHECK_INT(journal_count("IRQ", "/proc/irq/42/", NULL), 0);
+	CHECK(a.st.held_off >= 1, "held off: %ld", (long)a.st.held_off);
+	a.new_irqs.hold_until = 0; /* the hold is over */
+	pass_(&a);
+	CHECK_STR(file("/proc/irq/42/smp_affinity_list"), "1");
+	CHECK_INT(journal_count("IRQ", "/proc/irq/42/", "0-1"), 1);
+	a.st.held_off = 0;
+
 	/* the scope's cpuset reset */
 	fr_put("/sys/fs/cgroup/qemu.slice/100.scope/cpuset.cpus", "\n");
 	pass_(&a);
@@ -352,6 +375,16 @@ int main(void)
 	pv_lock_release(lock);
 	CHECK_INT(pv_agent_fix(&a), PV_FIX_DONE);
 	CHECK_STR(cpus_of(v0), "0");
+
+	/* the tid now names a thread with another start time (the vCPU ended,
+	 * its tid reused): a re-pin checks the start time as the first pin
+	 * did, and leaves the newcomer alone (issue 15.10) */
+	for (int i = 0; i < a.nth; i++)
+		if (a.th[i].tid == v0)
+			a.th[i].start++;
+	set_cpus(v0, "1");
+	pass_(&a);
+	CHECK_STR(cpus_of(v0), "1");
 
 	/* restored meanwhile (VM gone from the ledger): the agent stops */
 	{

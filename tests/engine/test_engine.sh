@@ -361,4 +361,18 @@ expect_eq "restore --force over a bad line" "$rc" 0
 expect_rc "VM gone from the ledger" 0 sh -c "! grep -qs '^vm	100' $T/root/run/pvepin/ledger"
 expect_rc "pre-start works again" 0 pv 100 pre-start
 expect_rc "post-stop clean" 0 pv 100 post-stop
+# --- hugepages bounded by what the node can give (issue 15.6): its free
+# pages of that size plus its free memory less [memory] reserve (auto:
+# 1 GiB here), compared before any write; with room, the same start passes
+fresh
+MI=$T/root/sys/devices/system/node/node0/meminfo
+printf 'Node 0 MemTotal:       16777216 kB\nNode 0 MemFree:         1572864 kB\n' > "$MI"
+cp "$MI" "$T/ref/sys/devices/system/node/node0/meminfo"
+pv 100 pre-start > "$T/out" 2>&1; rc=$?
+expect_eq "pre-start past the node's memory refused" "$rc" 1
+expect_grep "says what the node can give" "VM 100 wants 2 1 GiB hugepages on node 0, which can give 1 \(1 free, 1536 MiB free memory, 1024 MiB kept for the host by \[memory\] reserve\)" "$T/out"
+if same && [ ! -e "$T/root/run/pvepin/100.journal" ]; then pass "refused before any write"; else fail "hugepage bound: $(head -c 400 "$T/diff")"; fi
+printf 'Node 0 MemTotal:       16777216 kB\nNode 0 MemFree:         3145728 kB\n' > "$MI"
+expect_rc "with room for the page the same pre-start passes" 0 pv 100 pre-start
+expect_rc "and its post-stop" 0 pv 100 post-stop
 done_tests

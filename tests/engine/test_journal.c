@@ -374,6 +374,68 @@ static void test_chunks(void)
 	CHECK_INT(pv_journal_remove(105, &e), 0);
 }
 
+/* A journal whose entries pass 2 MiB: the entry array and a large
+ * load's arena are mapped on their own (engine/jlist.c), the array grown
+ * by mremap as the agent adds steps after a load, and what is read back
+ * matches the in-memory parse of the same text, entry for entry. */
+static int add_steps(struct pv_journal *j, int from, int to, struct pv_err *e)
+{
+	char t[64];
+	long s;
+
+	for (int i = from; i < to; i++) {
+		snprintf(t, sizeof(t), "/proc/irq/%d/smp_affinity_list", i);
+		if (pv_journal_step(j, PV_POST_START, PV_STEP_IRQ, t, "0-63", i % 3 ? "8-15" : "9",
+				    &s, e) < 0 || pv_journal_done(j, s, i % 3 ? "8-15" : "9", e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void test_large(void)
+{
+	struct pv_journal j;
+	struct pv_jlist l, m;
+	struct pv_err e = { 0 };
+	int n = 34000;
+	char *text;
+
+	CHECK_INT(pv_journal_open(&j, 106, &e), 0);
+	j.volatile_fs = true; /* no fsync per record: what is tested is the list */
+	CHECK_INT(add_steps(&j, 0, n, &e), 0);
+	CHECK(j.l.rmapped > 0, "the entries are mapped: %zu bytes", j.l.rmapped);
+	pv_journal_close(&j);
+	/* read back (its arena mapped at once), then grown past what it read */
+	CHECK_INT(pv_journal_open(&j, 106, &e), 0);
+	j.volatile_fs = true;
+	CHECK_INT(j.l.n, n);
+	CHECK_INT(add_steps(&j, n, 2 * n, &e), 0);
+	CHECK(j.l.rmapped >= 2 * n * sizeof(struct pv_jent), "grown: %zu bytes", j.l.rmapped);
+	pv_journal_close(&j);
+	CHECK_INT(pv_journal_load(106, &l, &e), 0);
+	text = slurp_journal(106);
+	CHECK_INT(pv_journal_parse_tolerant(text, "j", &m, &e), 0);
+	CHECK_INT(l.n, 2 * n);
+	CHECK_INT(m.n, 2 * n);
+	for (int i = 0; i < l.n && i < m.n; i++)
+		if (l.r[i].seq != m.r[i].seq || strcmp(l.r[i].target, m.r[i].target) ||
+		    strcmp(l.r[i].old, m.r[i].old) || strcmp(l.r[i].nv, m.r[i].nv) ||
+		    strcmp(l.r[i].got, m.r[i].got) || !l.r[i].done) {
+			CHECK(0, "entry %d differs", i);
+			break;
+		}
+	if (l.n == 2 * n) {
+		CHECK_STR(l.r[2 * n - 1].target, "/proc/irq/67999/smp_affinity_list");
+		CHECK_STR(l.r[2 * n - 1].got, "8-15");
+		CHECK_STR(l.r[n].nv, "8-15");
+	}
+	CHECK(pv_jlist_live(&l, PV_STEP_IRQ, "/proc/irq/40000/smp_affinity_list") == &l.r[40000],
+	      "found by target");
+	pv_jlist_free(&l);
+	pv_jlist_free(&m);
+	CHECK_INT(pv_journal_remove(106, &e), 0);
+}
+
 int main(void)
 {
 	char tmpl[64] = "/tmp/pvepin-journal-XXXXXX", dir[96];
@@ -387,6 +449,7 @@ int main(void)
 	test_update();
 	test_compact();
 	test_chunks();
+	test_large();
 	snprintf(dir, sizeof(dir), "%s/run/pvepin", tmpl);
 	rmdir(dir);
 	snprintf(dir, sizeof(dir), "%s/run", tmpl);
