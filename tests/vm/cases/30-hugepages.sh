@@ -40,7 +40,7 @@ numa: 1
 numa0: cpus=0-1,hostnodes=1,memory=16384,policy=bind
 hostpci0: 0000:81:00,pcie=1
 C
-refused 101 "16 x 1G on a 6 GiB node" 'huge|page|memory'
+refused 101 "16 x 1G on a 6 GiB node" 'hugepages on node [0-9]+, which can give'
 expect_eq "GPU audio still on its host driver" "$(pci_drv 0000:81:00.1)" snd_hda_intel
 
 # --- 2 MiB pages
