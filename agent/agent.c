@@ -1,7 +1,8 @@
 /* `pvepin agent VMID`: start-up, the event loop, its pidfile and stat file.
  * Idle, it sleeps in epoll_wait: QEMU's end and new threads are events;
  * only the IRQ and cpuset files (which have none) and thread masks are
- * looked at, every PV_AGENT_TICK_MS. */
+ * looked at, every PV_AGENT_TICK_MS, the one timer an idle agent has (the
+ * stat file is written at a tick). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -498,10 +499,12 @@ static void tick(struct pv_agent *a)
 	}
 	pv_agent_check(a);
 	a->st.ticks++;
-	/* idle, look a little less often: each look costs a syscall per thread */
-	a->quiet = a->need_fix ? 0 : a->quiet + 1;
-	a->next_tick = a->now + (a->quiet >= PV_AGENT_QUIET_TICKS ? PV_AGENT_IDLE_TICK_MS
-								   : PV_AGENT_TICK_MS);
+	/* a period after this one was due, not after it ran: the late wake-ups
+	 * timer slack allows do not add up, and a tick made late by a busy
+	 * host is not followed by another at once */
+	a->next_tick += PV_AGENT_TICK_MS;
+	if (a->next_tick <= a->now)
+		a->next_tick = a->now + PV_AGENT_TICK_MS;
 }
 
 /* After a fix pass that could not run: soon when only the lock was busy. */
@@ -519,9 +522,16 @@ static int timeout_ms(const struct pv_agent *a)
 
 	if (a->need_fix && a->retry_at < next)
 		next = a->retry_at;
-	if (a->stat_dirty && a->stat_at + PV_AGENT_STAT_MS < next)
-		next = a->stat_at + PV_AGENT_STAT_MS;
 	return next <= a->now ? 0 : (int)(next - a->now);
+}
+
+/* The stat file has no timer of its own, which would be a wake-up more:
+ * it is written at the wake-up after which the next tick would come too
+ * late for PV_AGENT_STAT_MS, so at most that long after a change and at
+ * least PV_AGENT_STAT_MS - PV_AGENT_TICK_MS after the last write. */
+static bool stat_due(const struct pv_agent *a)
+{
+	return a->stat_dirty && a->next_tick > a->stat_at + PV_AGENT_STAT_MS;
 }
 
 static void dispatch(struct pv_agent *a, const struct epoll_event *ev, int n)
@@ -564,7 +574,7 @@ static int loop(struct pv_agent *a)
 			tick(a);
 		if (!a->stop && a->need_fix && a->now >= a->retry_at)
 			retry(a, pv_agent_fix(a));
-		if (a->stat_dirty && a->now - a->stat_at >= PV_AGENT_STAT_MS)
+		if (stat_due(a))
 			stat_write(a, "running");
 	}
 	return 0;
@@ -582,10 +592,9 @@ static void first_pass(struct pv_agent *a)
 	retry(a, pv_agent_fix(a));
 	pv_agent_memcheck(a);
 	pv_agent_log(a, LOG_INFO, "keeping VM %d right while QEMU (pid %d) runs: %d threads, %d "
-		     "device IRQs, %d cpusets; new threads by %s, checks every %d-%d ms", a->vmid,
+		     "device IRQs, %d cpusets; new threads by %s, checks every %d ms", a->vmid,
 		     a->qemu, a->nth, a->nirq, a->ncg,
-		     a->cn >= 0 ? "the proc connector" : "listing", PV_AGENT_TICK_MS,
-		     PV_AGENT_IDLE_TICK_MS);
+		     a->cn >= 0 ? "the proc connector" : "listing", PV_AGENT_TICK_MS);
 	stat_write(a, "running");
 }
 

@@ -23,13 +23,14 @@
 #include "engine/engine.h"
 #include "engine/journal.h"
 
-#define PV_AGENT_TICK_MS 500        /* IRQ/cpuset/pin checks: a reaction within 1 s */
-#define PV_AGENT_IDLE_TICK_MS 800   /* the same after PV_AGENT_QUIET_TICKS without a change */
-#define PV_AGENT_QUIET_TICKS 20
+/* IRQ/cpuset/pin checks, which the kernel gives no event for: a reaction
+ * within 1 s (this, the timer slack and a fix pass of a few ms) at little
+ * over one wake-up a second, the only ones an idle agent has. */
+#define PV_AGENT_TICK_MS 900
 #define PV_AGENT_RETRY_MS 100       /* lock busy: try again this soon */
 #define PV_AGENT_RESYNC_MS 30000    /* list QEMU's threads even with events (a lost one) */
 #define PV_AGENT_YOUNG_MS 3000      /* task-poll mode: re-read new threads' names this long */
-#define PV_AGENT_STAT_MS 2000       /* the stat file at most this often */
+#define PV_AGENT_STAT_MS 2000       /* the stat file at most this often, at a tick */
 #define PV_AGENT_MAX_VCPUS 1024
 #define PV_AGENT_MAX_CG 16
 
@@ -174,9 +175,12 @@ struct pv_agent {
 	unsigned char *mask;  /* scratch */
 	struct agent_thread *th;
 	int nth, capth;
+	pid_t *listed;        /* the last listing of taskdir, kept for the next */
+	int caplisted;
 	struct agent_irq *irq;
 	int nirq, capirq;
 	struct pv_irq_scan *scan;
+	DIR *msi[PV_MAX_DEVS]; /* the devices' msi_irqs directories, kept open; NULL absent */
 	struct agent_cg cg[PV_AGENT_MAX_CG];
 	int ncg;
 	struct pv_agent_rl new_irqs; /* vectors new to the agent: at most this often */
@@ -187,7 +191,6 @@ struct pv_agent {
 	bool rescan;          /* list QEMU's threads again */
 	bool stop;
 	bool logged_fix_err;
-	int quiet;            /* ticks in a row that found nothing to fix */
 	long long now, next_tick, next_resync, stat_at, started;
 	bool stat_dirty;
 	struct pv_agent_stats st;

@@ -20,6 +20,8 @@
 #include "engine/engine.h"
 #include "engine/threads.h"
 #include "agent/agent_int.h"
+#include "irqtune/classify.h"
+#include "irqtune/procinterrupts.h"
 
 static int irq_open(int irq)
 {
@@ -78,6 +80,88 @@ static int irq_add(struct pv_agent *a, int irq, bool adopted)
 	return 0;
 }
 
+/* The vectors listed in d, appended to s->now; how many. */
+static int msi_list(DIR *d, struct pv_irq_scan *s)
+{
+	struct dirent *de;
+	int n0 = s->nnow;
+
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		long v;
+
+		if (pv_parse_long(de->d_name, 0, PV_PI_IRQ_LIMIT - 1, &v) == 0 &&
+		    s->nnow < PV_IRQ_MAX_DEV_IRQS)
+			s->now[s->nnow++] = (int)v;
+	}
+	return s->nnow - n0;
+}
+
+static int msi_open(const char *bdf, DIR **d, struct pv_err *e)
+{
+	char canon[PV_BDF_LEN], path[PV_PATH_MAX];
+
+	if (pv_irq_bdf_canon(bdf, canon, e) < 0 ||
+	    pv_path(path, sizeof(path), e, "/sys/bus/pci/devices/%s/msi_irqs", canon) < 0)
+		return -1;
+	if ((*d = opendir(path)) || errno == ENOENT)
+		return 0; /* absent: MSI is off */
+	return pv_fail(e, errno, "open %s", path);
+}
+
+/* Device i's vectors, from its msi_irqs directory kept open between passes
+ * (a rewind and a listing, not an open, a listing and a close each tick).
+ * The kernel removes the directory when the guest disables MSI and makes
+ * a new one when it enables it again: one that lists nothing is opened
+ * again by its path. */
+static int msi_scan(struct pv_agent *a, int i, struct pv_err *e)
+{
+	DIR **d = &a->msi[i];
+
+	if (*d && msi_list(*d, a->scan) > 0)
+		return 0;
+	if (*d)
+		closedir(*d);
+	*d = NULL;
+	if (msi_open(a->cfg->bdf[i], d, e) < 0)
+		return -1;
+	if (*d)
+		msi_list(*d, a->scan);
+	return 0;
+}
+
+static bool irq_known(const struct pv_agent *a, int irq)
+{
+	for (int i = 0; i < a->nirq; i++)
+		if (a->irq[i].irq == irq)
+			return true;
+	return false;
+}
+
+/* s->now (sorted, unique) and s->fresh, the vectors not known yet; no
+ * allocation: this runs every tick. */
+static int irqs_list(struct pv_agent *a, struct pv_err *e)
+{
+	struct pv_irq_scan *s = a->scan;
+	int k = 0;
+
+	s->nnow = s->nfresh = 0;
+	for (int i = 0; i < a->cfg->nbdf; i++)
+		if (msi_scan(a, i, e) < 0)
+			return -1;
+	if (s->nnow > 1)
+		qsort(s->now, (size_t)s->nnow, sizeof(int), irq_cmp);
+	for (int i = 0; i < s->nnow; i++) {
+		if (k && s->now[k - 1] == s->now[i])
+			continue;
+		s->now[k++] = s->now[i];
+		if (!irq_known(a, s->now[i]))
+			s->fresh[s->nfresh++] = s->now[i];
+	}
+	s->nnow = k;
+	return 0;
+}
+
 /* The devices' msi_irqs directories: vectors the guest enabled since. One
  * the guest disabled is kept, gone: when it comes back it is the same item
  * (its rate limit, no new journal entry). Vectors new to the agent are
@@ -85,23 +169,19 @@ static int irq_add(struct pv_agent *a, int irq, bool adopted)
  * that keeps toggling MSI-X cannot make the agent write without pause. */
 void pv_agent_irqs_scan(struct pv_agent *a)
 {
-	_cleanup_free_ int *known = malloc((size_t)(a->nirq ? a->nirq : 1) * sizeof(int));
 	struct pv_err err = { 0 };
 	bool first = a->st.ticks == 0;
 
-	if (!a->irqs || !known)
+	if (!a->irqs)
 		return;
-	for (int i = 0; i < a->nirq; i++)
-		known[i] = a->irq[i].irq;
-	if (pv_irq_scan_device_changes((const char(*)[PV_BDF_LEN])a->cfg->bdf, a->cfg->nbdf, known,
-				       a->nirq, a->scan, &err) < 0) {
+	if (irqs_list(a, &err) < 0) {
 		a->st.errors++;
 		pv_agent_log(a, LOG_ERR, "device IRQs: %s", err.msg);
 		return;
 	}
-	for (int i = 0; a->scan->ngone && i < a->nirq; i++)
-		if (!bsearch(&a->irq[i].irq, a->scan->now, (size_t)a->scan->nnow, sizeof(int),
-			     irq_cmp) && !a->irq[i].it.gone) {
+	for (int i = 0; i < a->nirq; i++)
+		if (!a->irq[i].it.gone && !bsearch(&a->irq[i].irq, a->scan->now,
+						  (size_t)a->scan->nnow, sizeof(int), irq_cmp)) {
 			a->irq[i].it.gone = true;
 			if (a->irq[i].fd >= 0)
 				close(a->irq[i].fd);
@@ -218,6 +298,11 @@ void pv_agent_irqs_fix(struct pv_agent *a)
 
 void pv_agent_irqs_free(struct pv_agent *a)
 {
+	for (int i = 0; i < PV_MAX_DEVS; i++) {
+		if (a->msi[i])
+			closedir(a->msi[i]);
+		a->msi[i] = NULL;
+	}
 	while (a->nirq)
 		irq_drop(a, 0);
 	free(a->irq);

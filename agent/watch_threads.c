@@ -170,12 +170,28 @@ static bool young(struct pv_agent *a, pid_t tid)
 	return t && a->now - t->seen < PV_AGENT_YOUNG_MS;
 }
 
+/* Room for one more listed tid; the buffer is kept: in task-poll mode this
+ * runs every tick. */
+static bool listed_room(struct pv_agent *a, int n)
+{
+	pid_t *v;
+	int cap;
+
+	if (n < a->caplisted)
+		return true;
+	cap = a->caplisted ? a->caplisted * 2 : 64;
+	if (!(v = realloc(a->listed, (size_t)cap * sizeof(*v))))
+		return false;
+	a->listed = v;
+	a->caplisted = cap;
+	return true;
+}
+
 void pv_agent_threads_scan(struct pv_agent *a)
 {
 	DIR *d = a->taskdir;
-	_cleanup_free_ pid_t *seen = NULL;
 	struct dirent *de;
-	int n = 0, cap = 0;
+	int n = 0;
 
 	if (!a->pins || !d)
 		return;
@@ -185,20 +201,15 @@ void pv_agent_threads_scan(struct pv_agent *a)
 
 		if (pv_parse_long(de->d_name, 1, 1L << 30, &tid) < 0)
 			continue;
-		if (n == cap) {
-			pid_t *v = realloc(seen, (size_t)(cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!v)
-				return;
-			seen = v;
-		}
-		seen[n++] = (pid_t)tid;
+		if (!listed_room(a, n))
+			return;
+		a->listed[n++] = (pid_t)tid;
 		pv_agent_thread_event(a, (pid_t)tid, young(a, (pid_t)tid) ? PV_TEV_RENAMED : PV_TEV_SEEN);
 	}
 	if (n == 0)
 		return; /* QEMU is going: its pidfd says so */
 	for (int i = a->nth - 1; i >= 0; i--)
-		if (!in_list(seen, n, a->th[i].tid))
+		if (!in_list(a->listed, n, a->th[i].tid))
 			thread_drop(a, i);
 }
 
@@ -314,7 +325,9 @@ void pv_agent_threads_free(struct pv_agent *a)
 	while (a->nth)
 		thread_drop(a, 0);
 	free(a->th);
+	free(a->listed);
 	a->th = NULL;
-	a->capth = 0;
+	a->listed = NULL;
+	a->capth = a->caplisted = 0;
 }
 
