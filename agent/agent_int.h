@@ -26,7 +26,7 @@
 /* IRQ/cpuset/pin checks, which the kernel gives no event for: a reaction
  * within 1 s (this, the timer slack and a fix pass of a few ms) at little
  * over one wake-up a second, the only ones an idle agent has. */
-#define PV_AGENT_TICK_MS 900
+#define PV_AGENT_TICK_MS 800
 #define PV_AGENT_RETRY_MS 100       /* lock busy: try again this soon */
 #define PV_AGENT_RESYNC_MS 30000    /* list QEMU's threads even with events (a lost one) */
 #define PV_AGENT_YOUNG_MS 3000      /* task-poll mode: re-read new threads' names this long */
@@ -158,6 +158,17 @@ struct agent_cg {
 	bool isolate;         /* the isolating partition's cpuset.cpus (PARTCPUS) */
 	int fd;               /* cpuset.cpus, -1 closed */
 	char held[PV_JVAL];
+};
+
+/* One tick's look at the devices' vectors, by readdir of their msi_irqs
+ * only (no /proc/interrupts: cheap enough for every tick): now (sorted,
+ * unique) and fresh, those in now the agent has no item for yet. A device
+ * whose msi_irqs directory is absent (MSI off) contributes nothing. */
+struct pv_irq_scan {
+	int now[PV_IRQ_MAX_DEV_IRQS];
+	int nnow;
+	int fresh[PV_IRQ_MAX_DEV_IRQS];
+	int nfresh;
 };
 
 struct pv_agent {

@@ -331,32 +331,3 @@ static void pv_irq_sort_unique(int *v, int *n)
 	*n = k + 1;
 }
 
-static bool in_sorted(const int *v, int n, int x)
-{
-	return n > 0 && bsearch(&x, v, (size_t)n, sizeof(*v), pv_cmp_int) != NULL;
-}
-
-int pv_irq_scan_device_changes(const char (*bdfs)[PV_BDF_LEN], int nbdf, const int *known,
-			       int nknown, struct pv_irq_scan *s, struct pv_err *e)
-{
-	_cleanup_free_ int *k = NULL;
-	int nk = nknown > 0 ? nknown : 0;
-
-	s->nnow = s->nfresh = s->ngone = 0;
-	for (int i = 0; i < nbdf; i++)
-		if (pv_irq_msi_irqs(bdfs[i], s->now, PV_IRQ_MAX_DEV_IRQS, &s->nnow, e) < 0)
-			return -1;
-	pv_irq_sort_unique(s->now, &s->nnow);
-	k = malloc((size_t)(nk ? nk : 1) * sizeof(*k));
-	if (!k)
-		return pv_fail(e, ENOMEM, "IRQ scan");
-	if (nk)
-		memcpy(k, known, (size_t)nk * sizeof(*k));
-	pv_irq_sort_unique(k, &nk);
-	for (int i = 0; i < s->nnow; i++)
-		if (!in_sorted(k, nk, s->now[i]))
-			s->fresh[s->nfresh++] = s->now[i];
-	for (int i = 0; i < nk; i++)
-		s->ngone += !in_sorted(s->now, s->nnow, k[i]);
-	return 0;
-}

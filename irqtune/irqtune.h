@@ -117,21 +117,4 @@ int pv_irq_steer_devices_pi(const struct pv_procint *pi, const char (*bdfs)[PV_B
 int pv_irq_steer_others_pi(const struct pv_procint *pi, hwloc_const_bitmap_t vm_cpus,
 			   hwloc_const_bitmap_t host_cpus, pv_attr_batch wb, void *ctx,
 			   struct pv_irq_report *rep, struct pv_err *e);
-/* For the agent (runtime): which IRQs the devices have now, by readdir of
- * their msi_irqs only (no /proc/interrupts: cheap enough to poll every
- * second). known/nknown is the list the agent steered last time (sorted or
- * not). Fills s->now (sorted, unique), s->fresh (in now, not in known: steer
- * these, then ban them in irqbalance) and s->ngone (in known, no longer
- * present: the guest disabled MSI-X; nothing to restore for them since the
- * kernel frees the descriptors). The agent then replaces known with now.
- * A device whose msi_irqs directory is absent (MSI off) contributes nothing. */
-struct pv_irq_scan {
-	int now[PV_IRQ_MAX_DEV_IRQS];
-	int nnow;
-	int fresh[PV_IRQ_MAX_DEV_IRQS];
-	int nfresh;
-	int ngone;
-};
-int pv_irq_scan_device_changes(const char (*bdfs)[PV_BDF_LEN], int nbdf, const int *known,
-			       int nknown, struct pv_irq_scan *s, struct pv_err *e);
 

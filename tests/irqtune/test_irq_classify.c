@@ -274,56 +274,6 @@ static void test_managed(void)
 	fr_done();
 }
 
-static void test_scan(void)
-{
-	static const char bdfs[2][PV_BDF_LEN] = { "0000:01:00.0", "0000:01:00.1" };
-	struct pv_irq_scan *s = calloc(1, sizeof(*s));
-	struct pv_err e = { 0 };
-	int known[8];
-
-	CHECK(s != NULL, "calloc");
-	if (!s)
-		return;
-	fr_new();
-	/* QEMU started, guest driver not loaded: no MSI-X yet. */
-	CHECK(pv_irq_scan_device_changes(bdfs, 2, NULL, 0, s, &e) == 0, "%s", e.msg);
-	CHECK(s->nnow == 0 && s->nfresh == 0 && s->ngone == 0, "nothing yet");
-
-	msi("0000:01:00.0", 108, "msix");
-	msi("0000:01:00.0", 107, "msix");
-	msi("0000:01:00.1", 111, "msi");
-	CHECK(pv_irq_scan_device_changes(bdfs, 2, NULL, 0, s, &e) == 0, "%s", e.msg);
-	CHECK(s->nnow == 3 && s->now[0] == 107 && s->now[1] == 108 && s->now[2] == 111,
-	      "now sorted: %d", s->nnow);
-	CHECK_INT(s->nfresh, 3);
-
-	known[0] = 111;
-	known[1] = 107;
-	known[2] = 108;
-	msi("0000:01:00.0", 109, "msix");
-	msi("0000:01:00.0", 110, "msix");
-	CHECK(pv_irq_scan_device_changes(bdfs, 2, known, 3, s, &e) == 0, "%s", e.msg);
-	CHECK(s->nfresh == 2 && s->fresh[0] == 109 && s->fresh[1] == 110 && s->ngone == 0,
-	      "fresh %d gone %d", s->nfresh, s->ngone);
-
-	/* Guest disabled MSI-X and re-enabled it with other IRQ numbers. */
-	fr_rm("/sys/bus/pci/devices/0000:01:00.0/msi_irqs/107");
-	fr_rm("/sys/bus/pci/devices/0000:01:00.0/msi_irqs/108");
-	msi("0000:01:00.0", 130, "msix");
-	known[3] = 109;
-	known[4] = 110;
-	CHECK(pv_irq_scan_device_changes(bdfs, 2, known, 5, s, &e) == 0, "%s", e.msg);
-	CHECK(s->nnow == 4 && s->nfresh == 1 && s->fresh[0] == 130 && s->ngone == 2,
-	      "now %d fresh %d gone %d", s->nnow, s->nfresh, s->ngone);
-	{
-		static const char bad[1][PV_BDF_LEN] = { "0000:01:00" };
-
-		CHECK(pv_irq_scan_device_changes(bad, 1, NULL, 0, s, &e) < 0, "bad bdf");
-	}
-	fr_done();
-	free(s);
-}
-
 /* Numeric entries of a live msi_irqs directory, counted independently. */
 static int count_msi(const char *bdf)
 {
@@ -379,7 +329,6 @@ int main(void)
 	test_refusals();
 	test_device_irqs();
 	test_managed();
-	test_scan();
 	test_live();
 	return tap_done("test_irq_classify");
 }
