@@ -54,18 +54,37 @@ static int most_vcpus(const struct pv_plan *p, const struct pv_topo *t, int have
 	return lo;
 }
 
+/* The VM planned without the config's affinity (the policy kept). */
+static bool without_affinity(const struct pv_plan *p, const struct pv_topo *t)
+{
+	struct pv_vmconf *v = malloc(sizeof(*v));
+	bool ok;
+
+	if (!v)
+		return false;
+	*v = *p->in_vc;
+	v->affinity = NULL;
+	ok = pv_plan_probe(t, p->in_pol, v, p->in_claims, p->free_placement);
+	free(v);
+	return ok;
+}
+
 void pv_plan_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_topo *t,
 		   const char *extra, unsigned which)
 {
 	const struct pv_policy *pol = p->in_pol;
 	struct fixes f = { .b = b, .n = n };
 	struct pv_policy q;
-	char line[64];
+	char line[80];
 	int k;
 
 	b[0] = '\0';
 	if (p->probing || !pol || !p->in_vc)
 		return;
+	if ((which & PV_FIX_AFFINITY) && p->in_vc->affinity && without_affinity(p, t)) {
+		snprintf(line, sizeof(line), "remove the affinity (qm set %d --delete affinity)", p->vmid);
+		add(&f, line);
+	}
 	q = *pol;
 	q.max_l3 = 0;
 	if ((which & PV_FIX_MAX_L3) && p->mode == PV_MODE_GAMING && pol->max_l3 && with_policy(p, t, &q))
