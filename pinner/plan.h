@@ -18,6 +18,9 @@
 /* CPUs, nodes and devices already held by other running VMs. */
 struct pv_claims {
 	hwloc_bitmap_t cpus;              /* exclusive PUs of other VMs (may be NULL) */
+	/* the planned VM's own affinity: the only CPUs it may use, NULL any;
+	 * the planner sets it from the config, whatever the caller passed */
+	hwloc_const_bitmap_t allowed;
 	char devs[PV_MAX_DEVS][PV_BDF_LEN];
 	int devs_vmid[PV_MAX_DEVS];
 	int ndevs;
@@ -133,7 +136,6 @@ struct pv_plan {
 	struct pv_plan_cfg cfg;     /* what was read */
 	int reserve_cores;          /* the host reserve this plan kept */
 	/* what `plan --pve` proposes (a plan by device locality alone) */
-	hwloc_bitmap_t pve_affinity;
 	hwloc_bitmap_t pve_vcpus;   /* that plan's vCPU CPUs */
 	bool free_placement;        /* internal: plan by locality, ignoring the config's bindings */
 	/* internal: what the plan was made from, so a refusal can try its fixes */
@@ -173,7 +175,7 @@ void pv_plan_print(FILE *f, const struct pv_plan *p, const struct pv_topo *t);
  * so the two always agree (issue 16). */
 #define PV_MAX_PVE_DIFF 8
 struct pv_pve_diff {
-	char tag[24];        /* check's tag: numa-hostnodes, numa, affinity, hugepages, smp */
+	char tag[24];        /* check's tag: numa-hostnodes, numa, hugepages, smp */
 	bool error;          /* memory remote from its vCPUs: an error, not a warning */
 	char why[512];
 	char line[1536];

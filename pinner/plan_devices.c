@@ -35,12 +35,25 @@ struct origin {
 	const char *mapping;
 };
 
+/* PCI.pm choose_hostpci_devices ($add_used_device): a function two
+ * hostpciN lines name (or one line twice) stops the start with "device
+ * '<id>' assigned more than once"; an mdev's parent is not counted, and a
+ * mapping with several entries skips the used ones before this. */
+static bool dup_hostpci(const struct pv_plan_dev *pd, const struct origin *o)
+{
+	return o->hostpci >= 0 && pd->hostpci >= 0 && o->treat != PV_DEV_MDEV &&
+	       pd->treat != PV_DEV_MDEV;
+}
+
 static int add_dev(const struct pv_topo *t, struct pv_plan *p, const char *bdf,
 		   const struct origin *o, struct pv_err *e)
 {
 	const struct pv_pcidev *d = pv_topo_pci(t, bdf);
 	struct pv_plan_dev *pd = find_dev(p, bdf);
 
+	if (pd && dup_hostpci(pd, o))
+		return pv_fail(e, 0, "hostpci%d: device '%s' assigned more than once (hostpci%d has it too)",
+			       o->hostpci, bdf, pd->hostpci);
 	if (pd) {
 		pd->listed |= o->listed;
 		return 0;

@@ -98,6 +98,21 @@ static void add_with_reserve(struct fixes *f, const struct pv_plan *p, const str
 	}
 }
 
+/* The VM planned without the config's affinity (the policy kept). */
+static bool without_affinity(const struct pv_plan *p, const struct pv_topo *t)
+{
+	struct pv_vmconf *v = malloc(sizeof(*v));
+	bool ok;
+
+	if (!v)
+		return false;
+	*v = *p->in_vc;
+	v->affinity = NULL;
+	ok = pv_plan_probe(t, p->in_pol, v, p->in_claims, p->free_placement);
+	free(v);
+	return ok;
+}
+
 void pv_plan_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_topo *t,
 		   const char *extra, unsigned which)
 {
@@ -105,12 +120,16 @@ void pv_plan_fixes(char *b, size_t n, const struct pv_plan *p, const struct pv_t
 	struct fixes f = { .b = b, .n = n };
 	struct pv_policy q, pq[3];
 	const char *say[3];
-	char line[64];
+	char line[80];
 	int k, nq;
 
 	b[0] = '\0';
 	if (p->probing || !pol || !p->in_vc)
 		return;
+	if ((which & PV_FIX_AFFINITY) && p->in_vc->affinity && without_affinity(p, t)) {
+		snprintf(line, sizeof(line), "remove the affinity (qm set %d --delete affinity)", p->vmid);
+		add(&f, line);
+	}
 	nq = policy_fixes(p, which, pq, say, 3);
 	for (int i = 0; i < nq; i++)
 		if (with_policy(p, t, &pq[i]))

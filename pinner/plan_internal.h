@@ -31,7 +31,8 @@ enum {
 	PV_FIX_MODE = 4,    /* mode = workstation */
 	PV_FIX_FEWER = 8,   /* give the VM at most N vCPUs */
 	PV_FIX_RESERVE = 16, /* lower [host] reserve_cores */
-	PV_FIX_ALL = 31,
+	PV_FIX_AFFINITY = 32, /* remove the config's affinity */
+	PV_FIX_ALL = 63,
 };
 /* Writes "fix, or fix" (extra first when not ""), or "" when none works or
  * p is itself a probe. */

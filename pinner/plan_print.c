@@ -176,20 +176,13 @@ int pv_plan_pve_diff(const struct pv_plan *p, const struct pv_vmconf *vc,
 		     struct pv_pve_diff *d, int max)
 {
 	struct pv_pve_diff *x;
-	char b[PV_MAX_CPUS * 2];
 	int n = 0;
 	long want_hp = p->hp_kb;
 
 	if (vc->template)
 		return 0;
-	/* affinity binds every QEMU thread; pvepin pins them within it */
-	if (vc->affinity && !hwloc_bitmap_isincluded(p->pve_vcpus, vc->affinity) &&
-	    (x = next(d, &n, max))) {
-		put(x->tag, sizeof(x->tag), "affinity");
-		put(x->why, sizeof(x->why), "affinity does not hold the plan's vCPU CPUs: use %s",
-			 cpus(b, sizeof(b), p->pve_affinity));
-		put(x->line, sizeof(x->line), "qm set %d --affinity %s", p->vmid, b);
-	}
+	/* no affinity line: every plan keeps its CPUs inside the config's
+	 * affinity (pinner/planner.c core_usable), so it never needs moving */
 	if (p->ngnuma && !gnuma_matches(p, vc) && (x = next(d, &n, max))) {
 		put(x->tag, sizeof(x->tag), "numa");
 		put(x->why, sizeof(x->why), "the guest NUMA layout (numa, numaN) is not the plan's");

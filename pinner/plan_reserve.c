@@ -97,7 +97,7 @@ int pv_plan_pages_fit(struct pv_plan *p, const struct pv_topo *t, const struct p
 
 			/* under --root the tree stands in for the host and
 			 * its own counters decide: warned only in a preview */
-			if (!pv_opt.root && n->mem_bytes && p->pages[i].count * page_mib > all)
+			if ((!pv_opt.root || !pv_opt.root[0]) && n->mem_bytes && p->pages[i].count * page_mib > all)
 				pv_plan_warn(p, "node %d: %ld x %s pages do not fit in its %llu MiB (less "
 					     "%ld MiB [memory] reserve): on that host pre-start would refuse",
 					     p->pages[i].node, p->pages[i].count,

@@ -35,8 +35,27 @@ void pv_plan_refuse(struct pv_plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A core can hold this VM if no other VM holds any of its PUs and it is of
- * the kind the guest uses (kinds are never mixed within a guest). */
+/* A CPU the VM may take: PVE starts every QEMU thread under the config's
+ * affinity (QemuServer.pm config_to_command: taskset --all-tasks), so a
+ * CPU outside it is as closed to the VM as another VM's. */
+static bool pu_allowed(const struct pv_claims *c, unsigned pu)
+{
+	return !c || !c->allowed || hwloc_bitmap_isset(c->allowed, pu);
+}
+
+/* The CPUs of a core the VM may take. */
+static int core_npu(const struct pv_claims *c, const struct pv_core *co)
+{
+	int n = 0;
+
+	for (int k = 0; k < co->npu; k++)
+		n += pu_allowed(c, co->pu[k]);
+	return n;
+}
+
+/* A core can hold this VM if no other VM holds any of its PUs, the VM's
+ * affinity allows one of them and it is of the kind the guest uses
+ * (kinds are never mixed within a guest). */
 static bool core_usable(const struct pv_topo *t, const struct pv_claims *c, int ci, int kind)
 {
 	const struct pv_core *co = &t->core[ci];
@@ -47,7 +66,7 @@ static bool core_usable(const struct pv_topo *t, const struct pv_claims *c, int 
 	for (int i = 0; c && c->cpus && i < co->npu; i++)
 		if (hwloc_bitmap_isset(c->cpus, co->pu[i]))
 			return false;
-	return true;
+	return core_npu(c, co) > 0;
 }
 
 static int best_kind(const struct pv_topo *t, const struct pv_claims *c)
@@ -197,6 +216,22 @@ struct fill {
 	hwloc_const_bitmap_t nodes; /* host nodes allowed (a guest node's binding), NULL any */
 };
 
+/* One vCPU on the core's first CPU the VM may take; with pairs, one on
+ * each such sibling too. */
+static void fill_core(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c,
+		      const struct fill *f, const struct pv_core *co)
+{
+	int placed = 0;
+
+	for (int k = 0; k < co->npu && p->nvcpu < f->need; k++) {
+		if (!pu_allowed(c, co->pu[k]))
+			continue;
+		if (placed++ && !f->pairs)
+			return;
+		add_vcpu(p, t, co->pu[k]);
+	}
+}
+
 /* Place vCPUs on the ranked L3 domains, core by core. */
 /* One L3's free cores, in order; with pairs, only those whose SMT count
  * is (lone) 1 or (!lone) more. */
@@ -208,7 +243,7 @@ static void fill_l3(struct pv_plan *p, const struct pv_topo *t, const struct pv_
 
 		if (co->l3 != l3 || f->core_used[ci] || !core_usable(t, c, ci, f->kind))
 			continue;
-		if (f->pairs && lone != (co->npu == 1))
+		if (f->pairs && lone != (core_npu(c, co) == 1))
 			continue;
 		if (f->nodes && (co->node < 0 || !hwloc_bitmap_isset(f->nodes, (unsigned)co->node)))
 			continue;
@@ -216,9 +251,7 @@ static void fill_l3(struct pv_plan *p, const struct pv_topo *t, const struct pv_
 		if (!f->l3_taken[l3])
 			f->l3_used++;
 		f->l3_taken[l3] = true;
-		add_vcpu(p, t, co->pu[0]);
-		for (int k = 1; f->pairs && k < co->npu && p->nvcpu < f->need; k++)
-			add_vcpu(p, t, co->pu[k]);
+		fill_core(p, t, c, f, co);
 	}
 }
 
@@ -246,7 +279,7 @@ static void free_room(const struct pv_topo *t, const struct pv_claims *c, int ki
 	for (int ci = 0; ci < t->ncore; ci++)
 		if (core_usable(t, c, ci, kind < 0 ? t->core[ci].kind : kind)) {
 			(*cores)++;
-			*pus += t->core[ci].npu;
+			*pus += core_npu(c, &t->core[ci]);
 		}
 }
 
@@ -256,6 +289,26 @@ static const char *unit(const struct fill *f, int n)
 	if (f->pairs)
 		return n == 1 ? "CPU" : "CPUs";
 	return n == 1 ? "core" : "cores";
+}
+
+/* The VM's affinity as a CPU list, "" when it has none. */
+static const char *affinity_list(char *b, size_t n, const struct pv_claims *c)
+{
+	b[0] = '\0';
+	if (c && c->allowed && pv_cpulist_format(b, n, c->allowed) < 0)
+		snprintf(b, n, "(too long to show)");
+	return b;
+}
+
+/* The VM's affinity is what leaves too little room: name it and what fits. */
+static int affinity_error(const struct pv_plan *p, const struct pv_claims *c, const struct fill *f,
+			  const char *fixes, struct pv_err *e)
+{
+	char a[256];
+
+	return pv_fail(e, 0, "VM %d wants %d vCPUs but its affinity %s holds only %d free %s%s%s%s",
+		       p->vmid, f->need, affinity_list(a, sizeof(a), c), p->nvcpu, unit(f, p->nvcpu),
+		       f->pairs ? "" : " (one vCPU per core)", fixes[0] ? ": " : "", fixes);
 }
 
 static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
@@ -273,6 +326,8 @@ static int capacity_error(const struct pv_plan *p, const struct pv_topo *t,
 	if (t->nkinds > 1 && any_pus >= f->need && pus < f->need)
 		snprintf(hybrid, sizeof(hybrid), "use mode = manual with vcpus = a list of CPUs of both kinds");
 	pv_plan_fixes(fixes, sizeof(fixes), p, t, hybrid, PV_FIX_ALL);
+	if (c && c->allowed && (f->pairs ? pus : cores) < f->need)
+		return affinity_error(p, c, f, fixes, e);
 	if (f->max_l3 && f->l3_used >= f->max_l3)
 		return pv_fail(e, 0, "VM %d wants %d vCPUs but the %d L3 domain(s) max_l3 lets pvepin use "
 			       "hold only %d free %s%s: %s", p->vmid, f->need, f->max_l3, p->nvcpu, what,
@@ -308,17 +363,18 @@ static int bound_error(const struct pv_plan *p, const struct pv_topo *t, const s
 {
 	const struct pv_cfg_gnode *g = &p->cfg.g[gi];
 	int placed = p->nvcpu - (f->need - want);
-	char b[256], fixes[400] = "";
+	char b[256], a[256], fixes[400] = "";
 
 	if (pv_cpulist_format(b, sizeof(b), g->hostnodes) < 0)
 		b[0] = '\0';
 	pv_plan_fixes(fixes, sizeof(fixes), p, t, "", PV_FIX_ALL & ~PV_FIX_FEWER);
 	/* not "see plan --pve": that plan is this one, and refuses the same */
 	return pv_fail(e, 0, "VM %d: guest NUMA node %d has %d vCPUs and its memory is bound to host "
-		       "node %s (%s), which has only %d free %s for them%s: give that guest node "
+		       "node %s (%s), which has only %d free %s for them%s%s%s: give that guest node "
 		       "fewer vCPUs or bind it to another node%s%s",
 		       p->vmid, gi, want, b, g->from_socket ? "numa: 1 and hugepages: guest socket i on host node i" :
-		       "numaN hostnodes=", placed, unit(f, placed),
+		       "numaN hostnodes=", placed, unit(f, placed), c && c->allowed ? " within affinity " : "",
+		       affinity_list(a, sizeof(a), c),
 		       f->max_l3 && f->l3_used >= f->max_l3 ? " within max_l3" : "",
 		       fixes[0] ? ", or " : "", fixes);
 }
@@ -409,6 +465,8 @@ static int place_auto(struct pv_plan *p, const struct pv_topo *t, const struct p
 static int place_manual(struct pv_plan *p, const struct pv_topo *t, const struct pv_policy *pol,
 			const struct pv_claims *c, bool *core_used, struct pv_err *e)
 {
+	char a[256];
+
 	for (int i = 0; i < pol->vcpus_n; i++) {
 		const struct pv_pu *u = pv_topo_pu(t, (unsigned)pol->vcpus_list[i]);
 
@@ -417,6 +475,10 @@ static int place_manual(struct pv_plan *p, const struct pv_topo *t, const struct
 				       pol->vcpus_list[i]);
 		if (c && c->cpus && hwloc_bitmap_isset(c->cpus, u->os))
 			return pv_fail(e, 0, "policy vcpus: CPU %u is held by another running VM", u->os);
+		if (!pu_allowed(c, u->os))
+			return pv_fail(e, 0, "policy vcpus: CPU %u is outside VM %d's affinity %s: list CPUs "
+				       "within it or remove it (qm set %d --delete affinity)", u->os, p->vmid,
+				       affinity_list(a, sizeof(a), c), p->vmid);
 		core_used[u->core] = true;
 		add_vcpu(p, t, u->os);
 	}
@@ -451,19 +513,24 @@ static void place_emulator(struct pv_plan *p, const struct pv_topo *t, const str
 	 * core: the guide's best runs put emulator and IRQs there. */
 	for (int ci = 0; ci < t->ncore; ci++)
 		for (int k = 0; core_used[ci] && k < t->core[ci].npu; k++)
-			if (!hwloc_bitmap_isset(p->vcpu_cpus, t->core[ci].pu[k]))
+			if (!hwloc_bitmap_isset(p->vcpu_cpus, t->core[ci].pu[k]) &&
+			    pu_allowed(c, t->core[ci].pu[k]))
 				hwloc_bitmap_set(p->emulator, t->core[ci].pu[k]);
 	if (!hwloc_bitmap_iszero(p->emulator))
 		return;
 	hk = housekeeping_core(t, c, p, core_used);
 	if (hk < 0) {
-		pv_plan_warn(p, "no free core for emulator threads and IRQs: emulator threads share the "
-				"vCPUs' CPUs and device IRQs are not steered");
+		char a[256];
+
+		pv_plan_warn(p, "no free core for emulator threads and IRQs%s%s: emulator threads share the "
+				"vCPUs' CPUs and device IRQs are not steered", c && c->allowed ? " within affinity " : "",
+			     affinity_list(a, sizeof(a), c));
 		return;
 	}
 	core_used[hk] = true;
 	for (int k = 0; k < t->core[hk].npu; k++)
-		hwloc_bitmap_set(p->emulator, t->core[hk].pu[k]);
+		if (pu_allowed(c, t->core[hk].pu[k]))
+			hwloc_bitmap_set(p->emulator, t->core[hk].pu[k]);
 }
 
 static void place_host(struct pv_plan *p, const struct pv_topo *t, const struct pv_claims *c)
@@ -488,11 +555,9 @@ static int alloc_plan(struct pv_plan *p, int need, struct pv_err *e)
 	p->irq_cpus = hwloc_bitmap_alloc();
 	p->host_cpus = hwloc_bitmap_alloc();
 	p->mem_nodes = hwloc_bitmap_alloc();
-	p->pve_affinity = hwloc_bitmap_alloc();
 	p->pve_vcpus = hwloc_bitmap_alloc();
 	if (!p->vcpus || !p->vcpu_cpus || !p->vm_cpus || !p->emulator || !p->irq_cpus ||
-	    !p->host_cpus || !p->mem_nodes || !p->pve_affinity ||
-	    !p->pve_vcpus)
+	    !p->host_cpus || !p->mem_nodes || !p->pve_vcpus)
 		return pv_fail(e, ENOMEM, "plan");
 	return 0;
 }
@@ -575,10 +640,17 @@ static int place_cpus(struct pv_plan *p, const struct pv_topo *t, const struct p
 
 static int plan_make(const struct pv_topo *t, const struct pv_policy *pol,
 		     const struct pv_vmconf *vc, const struct pv_claims *claims,
-		     struct pv_plan *p, bool free_placement, bool probing, struct pv_err *e)
+		     struct pv_plan *p, bool free_placement, bool probing, bool any_cpu,
+		     struct pv_err *e)
 {
+	struct pv_claims own = { 0 };
 	int need;
 
+	/* the affinity narrows where the VM may go as other VMs' CPUs do;
+	 * in_claims stays the caller's, for the fixes to plan again */
+	if (claims)
+		own = *claims;
+	own.allowed = any_cpu ? NULL : vc->affinity;
 	memset(p, 0, sizeof(*p));
 	p->vmid = vc->vmid;
 	p->free_placement = free_placement;
@@ -589,15 +661,14 @@ static int plan_make(const struct pv_topo *t, const struct pv_policy *pol,
 	need = vcpu_count(pol, vc, e);
 	if (need < 0 || alloc_plan(p, need, e) < 0 ||
 	    pv_plan_cfg_read(t, vc, need, p, e) < 0 ||
-	    pv_plan_devices(t, pol, vc, claims, p, e) < 0)
+	    pv_plan_devices(t, pol, vc, &own, p, e) < 0)
 		goto fail;
 	p->mode = pick_mode(pol, p);
-	if (place_cpus(p, t, pol, claims, need, e) < 0 ||
+	if (place_cpus(p, t, pol, &own, need, e) < 0 ||
 	    pv_plan_memory(t, pol, vc, p, e) < 0 ||
 	    pv_plan_guest(t, vc, p, e) < 0 ||
 	    pv_plan_actions(pol, p, e) < 0)
 		goto fail;
-	hwloc_bitmap_copy(p->pve_affinity, p->vm_cpus);
 	hwloc_bitmap_copy(p->pve_vcpus, p->vcpu_cpus);
 	if (vc->template) { /* PVE starts it for backup only: nothing to change */
 		p->nact = 0;
@@ -621,8 +692,43 @@ static void adopt_free_plan(struct pv_plan *p, struct pv_plan *q)
 	p->ngnuma = q->ngnuma;
 	q->ngnuma = 0;
 	memcpy(p->smp, q->smp, sizeof(p->smp));
-	hwloc_bitmap_copy(p->pve_affinity, q->vm_cpus);
 	hwloc_bitmap_copy(p->pve_vcpus, q->vcpu_cpus);
+}
+
+/* The config binds a guest node's memory where its affinity has no room
+ * for that node's vCPUs: the affinity alone holds the VM (a plan by
+ * locality fits in it), and so does the binding alone. QEMU binds that
+ * memory and pvepin cannot move it, while its vCPU pins replace the
+ * affinity's mask: the binding wins, the vCPUs stay near their memory,
+ * and plan --pve gives numaN lines inside the affinity. */
+static int plan_try(const struct pv_topo *t, const struct pv_policy *pol, const struct pv_vmconf *vc,
+		    const struct pv_claims *claims, struct pv_plan *p, bool free_placement,
+		    bool probing, struct pv_err *e)
+{
+	struct pv_plan q;
+	struct pv_err qe = { 0 };
+	char a[256];
+
+	if (plan_make(t, pol, vc, claims, p, free_placement, probing, false, e) == 0)
+		return 0;
+	if (!vc->affinity || free_placement)
+		return -1;
+	if (plan_make(t, pol, vc, claims, &q, true, true, false, &qe) < 0)
+		return -1;
+	pv_plan_free(&q);
+	if (plan_make(t, pol, vc, claims, &q, false, probing, true, &qe) < 0)
+		return -1;
+	if (!q.cfg.bound) {
+		pv_plan_free(&q);
+		return -1;
+	}
+	*p = q;
+	if (pv_cpulist_format(a, sizeof(a), vc->affinity) < 0)
+		a[0] = '\0';
+	pv_plan_warn(p, "affinity %s has no room for the vCPUs of a guest NUMA node whose memory "
+		     "numaN hostnodes= binds elsewhere: they run beside their memory, outside the "
+		     "affinity (see `pvepin plan %d --pve`)", a, p->vmid);
+	return 0;
 }
 
 int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
@@ -632,11 +738,11 @@ int pv_plan_make(const struct pv_topo *t, const struct pv_policy *pol,
 	struct pv_plan q;
 	struct pv_err qe = { 0 };
 
-	if (plan_make(t, pol, vc, claims, p, false, false, e) < 0)
+	if (plan_try(t, pol, vc, claims, p, false, false, e) < 0)
 		return -1;
 	if (!p->cfg.bound || p->mode == PV_MODE_MANUAL)
 		return 0;
-	if (plan_make(t, pol, vc, claims, &q, true, false, &qe) == 0) {
+	if (plan_make(t, pol, vc, claims, &q, true, false, false, &qe) == 0) {
 		adopt_free_plan(p, &q);
 		pv_plan_free(&q);
 	}
@@ -649,7 +755,7 @@ bool pv_plan_probe(const struct pv_topo *t, const struct pv_policy *pol, const s
 	struct pv_plan r;
 	struct pv_err e = { 0 };
 
-	if (plan_make(t, pol, vc, claims, &r, free_placement, true, &e) < 0)
+	if (plan_try(t, pol, vc, claims, &r, free_placement, true, &e) < 0)
 		return false;
 	pv_plan_free(&r);
 	return true;
@@ -664,7 +770,6 @@ void pv_plan_free(struct pv_plan *p)
 	hwloc_bitmap_free(p->irq_cpus);
 	hwloc_bitmap_free(p->host_cpus);
 	hwloc_bitmap_free(p->mem_nodes);
-	hwloc_bitmap_free(p->pve_affinity);
 	hwloc_bitmap_free(p->pve_vcpus);
 	pv_plan_cfg_free(&p->cfg);
 	for (int i = 0; i < p->ngnuma; i++)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Issue 14: real captures nobody here wrote. Every topology of hwloc's own
 # test corpus (tests/fixtures/hwloc-corpus.tar.xz: tests/hwloc/xml of every
-# hwloc release from 1.11.13 on, SOURCES inside) and the damaged files of
+# hwloc release from 1.11.13 on, its format-3.0 files also re-exported in
+# format 2 as NAME.v3tov2.xml, SOURCES inside) and the damaged files of
 # tests/fixtures/damaged, through pvepin and the independent plan checker
 # (tests/tools/plancheck.py): every plan passes it, every refusal is one line.
 . tests/lib.sh
