@@ -222,7 +222,10 @@ static int entries_grow(struct pv_jlist *l, int cap)
 	} else {
 		if (!(nr = big_map(size)))
 			return -1;
-		memcpy(nr, l->r, (size_t)l->n * sizeof(*l->r));
+		/* a list sized from a large file at once has no entries yet,
+		 * and no array: memcpy takes no NULL, even for 0 bytes */
+		if (l->n)
+			memcpy(nr, l->r, (size_t)l->n * sizeof(*l->r));
 		free(l->r);
 	}
 	l->r = nr;
