@@ -96,7 +96,9 @@ static int post_start(const struct pv_policy *pol, struct pv_plan *p, const char
 		return -1;
 	set_str(a->target, sizeof(a->target), "emulator");
 	set_str(a->value, sizeof(a->value), emu[0] ? emu : vm);
-	for (int i = 0; pol->irq_steer && i < p->ndev; i++) {
+	/* no IRQ CPUs (an affinity the vCPUs fill): the plan warned that
+	 * device IRQs stay where they are, so no step that cannot succeed */
+	for (int i = 0; pol->irq_steer && irq[0] && i < p->ndev; i++) {
 		if (p->dev[i].treat != PV_DEV_BIND)
 			continue;
 		if (!(a = add(p, PV_POST_START, PV_ACT_IRQ_STEER)))
