@@ -173,6 +173,21 @@ static int drop_share(struct pv_engine *en, const char *cg, struct pv_err *e)
 	return pv_engine_save_ledger(en, e);
 }
 
+/* No cpuset.cpus.partition (the controller is off there, as systemd
+ * leaves a cgroup once no unit asks for AllowedCPUs=, and a restore cut
+ * short between the two can leave it) is no partition: "member". */
+static int partition_or_member(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	struct pv_err why = { 0 };
+
+	if (pv_cgroup_partition(cg, buf, n, &why) == 0)
+		return 0;
+	if (why.errnum != ENOENT)
+		return pv_fail(e, why.errnum, "%s", why.msg);
+	snprintf(buf, n, "%s", "member");
+	return 0;
+}
+
 static int part_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, size_t n,
 		     struct pv_err *e)
 {
@@ -185,7 +200,7 @@ static int part_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, 
 		snprintf(note, n, "cgroup is gone: nothing to restore");
 		return drop_share(en, r->target, e);
 	}
-	if (pv_cgroup_partition(r->target, cur, sizeof(cur), e) < 0)
+	if (partition_or_member(r->target, cur, sizeof(cur), e) < 0)
 		return -1;
 	part_type(sh ? sh->orig : r->old, orig, sizeof(orig));
 	/* "root invalid (...)" is still the root pvepin made: the kernel
@@ -193,7 +208,7 @@ static int part_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, 
 	if (!same_type(cur, r->nv)) {
 		if (same_type(cur, orig)) {
 			snprintf(note, n, "already '%s'", orig);
-			return 0;
+			return pv_partition_others(en) ? 0 : drop_share(en, r->target, e);
 		}
 		snprintf(note, n, "changed by someone else since (now '%.100s', pvepin wrote '%.32s'): "
 			 "left alone", cur, r->nv);

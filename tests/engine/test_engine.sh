@@ -163,6 +163,16 @@ printf 'member\n' > "$T/root/sys/fs/cgroup/qemu.slice/cpuset.cpus.partition"
 pv restore 100 > "$T/out" 2>&1; rc=$?
 expect_eq "restore with the partition turned off by hand" "$rc" 0
 if same && clean_state; then pass "partition off by hand: tree identical"; else fail "partition off by hand: $(head -c 400 "$T/diff")"; fi
+# the cpuset controller gone from qemu.slice (systemd turns it off once no
+# unit asks for AllowedCPUs=; a restore cut short between the two leaves
+# that): no partition file is no partition, and restore finishes
+fresh
+pv 100 pre-start > /dev/null 2>&1
+rm "$T/root/sys/fs/cgroup/qemu.slice/cpuset.cpus.partition"
+pv restore 100 > "$T/out" 2>&1; rc=$?
+expect_eq "restore with qemu.slice's cpuset controller gone" "$rc" 0
+printf 'member\n' > "$T/root/sys/fs/cgroup/qemu.slice/cpuset.cpus.partition"
+if same && clean_state; then pass "cpuset controller gone: tree identical, ledger gone"; else fail "cpuset controller gone: $(head -c 400 "$T/diff") $(cat "$T/out")"; fi
 
 # --- no partitions (kernel before them, or refused: tests/vm does that on a
 # real kernel): undone, and the host cgroups narrowed directly, one line
