@@ -67,8 +67,14 @@ int pv_cmd_restore(int argc, char **argv)
 	if (cmd_parse_flags("restore", argc, argv, &f) < 0 || (vmid = cmd_vmid("restore", f.pos)) < 0)
 		return 2;
 	if (recorded(vmid) == 0) {
+		/* a restore or post-stop killed between its last undo and the
+		 * agent's stop leaves the agent (or guard) with nothing to give
+		 * back: it goes now (the same restore, run again, finishes) */
+		bool retired = pv_agent_retire(vmid) > 0;
+
 		printf("pvepin restore: nothing is recorded for VM %d (no journal, not in the ledger): "
-		       "nothing to undo\n", vmid);
+		       "nothing to undo%s\n", vmid,
+		       retired ? "; stopped its agent, which had nothing left to give back" : "");
 		return 0;
 	}
 	if (pv_restore(vmid, &e) < 0) {

@@ -529,3 +529,17 @@ int pv_restore(int vmid, struct pv_err *e)
 			       "devices away), or --force", vmid, pid);
 	return pv_phase_run(vmid, PV_POST_STOP, e);
 }
+
+int pv_agent_retire(int vmid)
+{
+	struct pv_err e = { 0 };
+	pid_t qemu;
+	int rc;
+
+	/* its QEMU runs: the agent has a VM to keep */
+	if (pv_qemu_pid(vmid, &qemu, NULL) == 0)
+		return 0;
+	if ((rc = pv_agent_stop(vmid, AGENT_STOP_MS, &e)) < 0)
+		fprintf(stderr, "pvepin: VM %d: %s\n", vmid, e.msg);
+	return rc == 0;
+}

@@ -20,6 +20,11 @@ int pv_phase_run(int vmid, enum pv_phase ph, struct pv_err *e);
  * unless --force. A second run is a no-op. */
 int pv_restore(int vmid, struct pv_err *e);
 
+/* With nothing recorded for vmid: stop its agent or guard, unless its QEMU
+ * runs. 1 when one was stopped, 0 when none ran or QEMU runs; what fails is
+ * printed (the restore itself has nothing to undo either way). */
+int pv_agent_retire(int vmid);
+
 /* What a phase did, for its one line in PVE's task log (hook/summary.c). */
 struct pv_phase_sum {
 	int ndone[PV_STEP__N];  /* changes made, by step kind */
