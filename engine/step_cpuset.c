@@ -300,6 +300,26 @@ static int hand_over_partition(struct pv_engine *en, const struct pv_cpuset_back
 	return 0;
 }
 
+/* A partition's CPUs go back only once it is a member again. Linux 6.1
+ * takes "" (or the parent's CPUs) on a partition root, but the CPUs the
+ * partition held never return to its parent: tests/vm 76, EIO at the
+ * restore's write of "member", left the root cgroup's effective CPUs
+ * narrowed and qemu.slice's empty, for good. So a PARTITION undo that
+ * failed keeps these CPUs too, and the next restore does both in order. */
+static int partition_off(const char *cg, struct pv_err *e)
+{
+	struct pv_err why = { 0 };
+	char part[128];
+
+	if (pv_cgroup_partition(cg, part, sizeof(part), &why) < 0)
+		return why.errnum == ENOENT ? 0 : pv_fail(e, why.errnum, "%s", why.msg);
+	if (!strncmp(part, "member", 6))
+		return 0;
+	return pv_fail(e, 0, "%s is still a cpuset partition ('%.64s'): its CPUs stay until it is "
+		       "a member again (write 'member' to its cpuset.cpus.partition, then restore)",
+		       cg, part);
+}
+
 static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, size_t n,
 		       struct pv_err *e)
 {
@@ -337,6 +357,8 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		if (rc != 1)
 			return rc;
 	}
+	if (r->kind == PV_STEP_PARTCPUS && partition_off(cg, e) < 0)
+		return -1;
 	if (put_back(be, cg, orig, note, n, e) < 0)
 		return -1;
 	if (sh) {
