@@ -24,6 +24,13 @@ int pv_fail(struct pv_err *e, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int pv_err_pass(struct pv_err *e, const struct pv_err *why)
+{
+	if (e && e != why)
+		*e = *why;
+	return -1;
+}
+
 int pv_wrap(struct pv_err *e, const char *fmt, ...)
 {
 	char prefix[256];

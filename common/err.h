@@ -13,6 +13,10 @@ struct pv_err {
 int pv_fail(struct pv_err *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Pass an error recorded elsewhere on as it is (its message already ends
+ * in its errno's text). Always returns -1. */
+int pv_err_pass(struct pv_err *e, const struct pv_err *why);
+
 /* Prefix the recorded message with context: "ctx: previous message". */
 int pv_wrap(struct pv_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

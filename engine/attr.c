@@ -8,6 +8,12 @@
 
 #include "common/cleanup.h"
 
+/* The value as an error names it: one line, without the newline echo adds */
+static int vlen(const char *val)
+{
+	return (int)strcspn(val, "\n");
+}
+
 int pv_write_file(const char *path, const char *val, struct pv_err *e)
 {
 	_cleanup_close_ int fd = -1;
@@ -23,9 +29,9 @@ int pv_write_file(const char *path, const char *val, struct pv_err *e)
 		w = write(fd, val, len);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
-		return pv_fail(e, errno, "write '%s' to %s", val, path);
+		return pv_fail(e, errno, "write '%.*s' to %s", vlen(val), val, path);
 	if ((size_t)w != len)
-		return pv_fail(e, EIO, "short write of '%s' to %s", val, path);
+		return pv_fail(e, EIO, "short write of '%.*s' to %s", vlen(val), val, path);
 	return 0;
 }
 
@@ -38,9 +44,9 @@ int pv_write_fd(int fd, const char *path, const char *val, bool trunc, struct pv
 		w = trunc ? pwrite(fd, val, len, 0) : write(fd, val, len);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
-		return pv_fail(e, errno, "write '%s' to %s", val, path);
+		return pv_fail(e, errno, "write '%.*s' to %s", vlen(val), val, path);
 	if ((size_t)w != len)
-		return pv_fail(e, EIO, "short write of '%s' to %s", val, path);
+		return pv_fail(e, EIO, "short write of '%.*s' to %s", vlen(val), val, path);
 	if (trunc && ftruncate(fd, (off_t)len) < 0)
 		return pv_fail(e, errno, "truncate %s", path);
 	return 0;

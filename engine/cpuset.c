@@ -106,7 +106,7 @@ int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
 	if (cg_read(cg, "cpuset.cpus.effective", buf, n, &why) == 0)
 		return 0;
 	if (why.errnum != ENOENT)
-		return pv_fail(e, why.errnum, "%s", why.msg);
+		return pv_err_pass(e, &why);
 	snprintf(buf, n, "%s", "");
 	return 0;
 }

@@ -87,7 +87,7 @@ static int aff_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg, s
 		return pv_fail(e, EINVAL, "bad thread '%s'", r->target);
 	if (set_list(tid, r->nv, &why) < 0 || get_list(tid, r->got, sizeof(r->got), &why) < 0) {
 		if (why.errnum != ESRCH)
-			return pv_fail(e, why.errnum, "%s", why.msg);
+			return pv_err_pass(e, &why);
 		snprintf(r->note, sizeof(r->note), "thread ended before it could be pinned");
 		return 1;
 	}
@@ -154,7 +154,7 @@ static int aff_undo(struct pv_engine *en, const struct pv_jrec *r, char *note, s
 			snprintf(note, n, "thread is gone: nothing to restore");
 			return 0;
 		}
-		return pv_fail(e, why.errnum, "%s", why.msg);
+		return pv_err_pass(e, &why);
 	}
 	snprintf(note, n, "restored %s", r->old);
 	return 0;

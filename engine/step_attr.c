@@ -82,7 +82,7 @@ static int attr_read(const char *target, char *buf, size_t n, struct pv_err *e)
 		return 0;
 	if (why.errnum == ENOENT)
 		return 1;
-	return pv_fail(e, why.errnum, "%s", why.msg);
+	return pv_err_pass(e, &why);
 }
 
 static void attr_label(const char *target, char *buf, size_t n)
@@ -329,7 +329,7 @@ static int attr_put_back(const struct pv_jrec *r, int fd, char *note, size_t n, 
 			snprintf(note, n, "the kernel refuses it now (managed IRQ): left alone");
 			return 1;
 		}
-		return pv_fail(e, why.errnum, "%s", why.msg);
+		return pv_err_pass(e, &why);
 	}
 	snprintf(note, n, "restored '%.200s'", r->old);
 	return 0;

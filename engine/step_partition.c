@@ -183,7 +183,7 @@ static int partition_or_member(const char *cg, char *buf, size_t n, struct pv_er
 	if (pv_cgroup_partition(cg, buf, n, &why) == 0)
 		return 0;
 	if (why.errnum != ENOENT)
-		return pv_fail(e, why.errnum, "%s", why.msg);
+		return pv_err_pass(e, &why);
 	snprintf(buf, n, "%s", "member");
 	return 0;
 }
@@ -284,7 +284,7 @@ static int make_partition(struct pv_engine *en, const char *cg, long *seq, struc
 	int rc;
 
 	if (pv_cgroup_partition(cg, cur, sizeof(cur), &why) < 0)
-		return why.errnum == ENOENT ? 1 : pv_fail(e, why.errnum, "%s", why.msg);
+		return why.errnum == ENOENT ? 1 : pv_err_pass(e, &why);
 	if (pv_partition_valid(cur) && !sh)
 		return 0;
 	if ((rc = have_step(en, cg, e)) != 0)

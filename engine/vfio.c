@@ -55,7 +55,7 @@ int pv_pci_driver(const char *bdf, char *buf, size_t n, struct pv_err *e)
 		return -1;
 	if (pv_readlink_base(path, buf, n, &why) < 0) {
 		if (why.errnum != ENOENT)
-			return pv_fail(e, why.errnum, "%s", why.msg);
+			return pv_err_pass(e, &why);
 		buf[0] = '\0';
 	}
 	return 0;

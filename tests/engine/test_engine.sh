@@ -178,6 +178,37 @@ expect_eq "... and keeps the partition's CPUs" "$(rd sys/fs/cgroup/qemu.slice/cp
 printf 'member\n' > "$T/root/sys/fs/cgroup/qemu.slice/cpuset.cpus.partition"
 expect_rc "the partition a member again: restore" 0 pv restore 100
 if same && clean_state; then pass "partition left on, then off: tree identical"; else fail "partition left on, then off: $(head -c 400 "$T/diff")"; fi
+# EIO writing "" back to qemu.slice's cpuset.cpus (strace injects it): the
+# step fails and the next restore writes "", never the parent's CPUs, which
+# stand in for "" only where the kernel refuses it (ENOSPC: populated)
+if command -v strace > /dev/null; then
+	fresh
+	pv 100 pre-start > /dev/null 2>&1
+	cp -a "$T/root" "$T/mid"
+	strace -qq -y -o "$T/trace" -e trace=write "$PVEPIN" --root "$T/root" --topology $HOST \
+		--conf "$T/in/100.conf" --policy "$T/in/100.ini" restore 100 > /dev/null 2>&1
+	k=$(grep -n 'qemu.slice/cpuset.cpus>, "\\n"' "$T/trace" | cut -d: -f1 | head -1)
+	rm -rf "$T/root"; mv "$T/mid" "$T/root"
+	if [ -n "$k" ]; then
+		strace -qq -o /dev/null -e trace=write -e inject=write:error=EIO:when=$k \
+			"$PVEPIN" --root "$T/root" --topology $HOST --conf "$T/in/100.conf" \
+			--policy "$T/in/100.ini" restore 100 > "$T/out" 2>&1; rc=$?
+		expect_eq "EIO writing qemu.slice's cpus back: restore fails" "$rc" 1
+		expect_grep "... naming the step" "could not restore PARTCPUS cgroupfs:qemu.slice: .*Input/output error" "$T/out"
+		# (a file of the fake tree is emptied at its open, as cgroupfs
+		# files are not: '' here is the write that failed)
+		v=$(rd sys/fs/cgroup/qemu.slice/cpuset.cpus)
+		expect_rc "... and leaves no value of its own there (reads '$v')" 0 \
+			test "$v" != "$(rd sys/fs/cgroup/cpuset.cpus.effective)"
+		expect_rc "the next restore" 0 pv restore 100
+		printf '\n' > "$T/root/sys/fs/cgroup/qemu.slice/cpuset.cpus"
+		if same && clean_state; then pass "EIO at the cpus' undo, then restore: tree identical"; else fail "EIO at the cpus' undo: $(head -c 400 "$T/diff")"; fi
+	else
+		fail "no write of \"\" to qemu.slice/cpuset.cpus in the restore's trace"
+	fi
+else
+	skip "EIO at a cpuset undo" "no strace"
+fi
 # the cpuset controller gone from qemu.slice (systemd turns it off once no
 # unit asks for AllowedCPUs=; a restore cut short between the two leaves
 # that): no partition file is no partition, and restore finishes
