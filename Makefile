@@ -138,6 +138,17 @@ vmcheck: $(BUILD)/pvepin-test $(HELPER_BINS)
 vmcheck2: $(BUILD)/pvepin-test $(HELPER_BINS)
 	BUILD_DIR=$(abspath $(BUILD)) bash tests/vm2/run.sh
 
+# Faults at every write(2) of every phase, in both VM suites: EIO and SIGKILL at the k-th
+# write for every k, each followed by what PVE does next (tests/vm 76, tests/vm2 40 and 41).
+# About an hour under TCG on 2 CPUs, so not part of `make check`.
+faultcheck: $(BUILD)/pvepin-test $(HELPER_BINS)
+	rc=0; \
+	EXTRA_APPEND=pvt.sweep=1 TIMEOUT=7200 CASE_TIMEOUT=7000 PVEPIN=$(BUILD)/pvepin-test \
+		BUILD=$(BUILD) sh tests/vm/run.sh 76 || rc=1; \
+	EXTRA_APPEND=vm2.faultmax=1000 TIMEOUT=7200 BUILD_DIR=$(abspath $(BUILD)) \
+		bash tests/vm2/run.sh 40 41 || rc=1; \
+	exit $$rc
+
 # PVE 9 is Debian 13: build and test there too, in a debootstrapped chroot
 check-debian13:
 	sh tests/distro/debian13.sh
@@ -184,7 +195,7 @@ doc-images: pvepin
 	if command -v rsvg-convert > /dev/null; then \
 		rsvg-convert doc/img/seed-7970x-vm100.svg -o doc/img/seed-7970x-vm100.png; fi
 
-.PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck vmcheck2 check-debian13 demo check-fresh install deb clean doc-images
+.PHONY: all pkg-deps pvepin unit helpers check lint asan fuzz fuzz-build bench vmcheck vmcheck2 faultcheck check-debian13 demo check-fresh install deb clean doc-images
 
 # (not the distro chroots of check-debian13 and check-fresh: their /etc/*.d)
 -include $(shell find $(BUILD) build-fuzz \( -name "debian13*" -o -name "fresh*" \) -prune -o -name '*.d' -type f -print 2>/dev/null)

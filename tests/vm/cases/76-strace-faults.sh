@@ -22,10 +22,16 @@ numa0: cpus=0-1,hostnodes=1,memory=2048,policy=bind
 hostpci0: 0000:81:00,pcie=1
 C
 # pvt.faultmax=N on the kernel command line (EXTRA_APPEND) caps k: a quick
-# look at the first writes (the ledger's save, the first host writes)
-MAX=$(sed -n 's/.*pvt\.faultmax=\([0-9]*\).*/\1/p' /proc/cmdline)
+# look at the first writes (the ledger's save, the first host writes).
+# To look again at one failure: pvt.faultfrom=K starts there, and
+# pvt.faultphases=post-stop and pvt.faultkinds=EIO (comma lists) pick.
+arg() { sed -n "s/.*pvt\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+MAX=$(arg faultmax)
 CAPPED=${MAX:+1}
 MAX=${MAX:-300}
+FROM=$(arg faultfrom)
+PHASES=$(arg faultphases | tr , ' ')
+KINDS=$(arg faultkinds | tr , ' ')
 # pvepin's own files of VM 100 (journal, topology copy, agent's) and any
 # half-written save: none may outlive the run that made them
 leftovers() { ls /run/pvepin 2>/dev/null | grep -E '\.tmp$|^100\.' | tr '\n' ' '; }
@@ -33,19 +39,27 @@ same() {
 	hoststate > /tmp/s.now
 	diff -q /tmp/s0 /tmp/s.now > /dev/null && no_pvepin 100 && [ -z "$(leftovers)" ]
 }
-settle() { # WHAT: as before (waiting for the guard or agent), else say so and restore
+# settle WHAT: as before (waiting for the guard or agent), else say so, with the faulted write
+# and what pvepin said, and restore. 1 when even that restore cannot give the host back: every
+# later k would only repeat the failure.
+settle() {
 	if wait_for 15 same; then pass "$1: host as before"; return; fi
 	expect_eq "$1: no file of VM 100 or half-written save left in /run/pvepin" "$(leftovers)" ""
 	snap_same "$1: host as before" /tmp/s0
-	pvepin restore 100 < /dev/null > /dev/null 2>&1
-	wait_for 10 same
+	grep -B2 INJECTED /tmp/s.trace | cut -c1-200 | sed 's/^/#   trace | /'
+	sed 's/^/#   pvepin | /' /tmp/s.out | tail -8
+	pvepin restore 100 < /dev/null > /tmp/s.out3 2>&1
+	wait_for 10 same && return
+	fail "$1: \`pvepin restore\` does not give the host back either: the sweep stops"
+	sed 's/^/#   | /' /tmp/s.out3
+	return 1
 }
 # inj KIND K PVEPIN-ARGS...: the k-th write faulted; 0 when it was reached
 inj() {
 	local kind=$1 k=$2 what=signal=KILL
 	shift 2
 	[ "$kind" = EIO ] && what=error=EIO
-	strace -qq -o /tmp/s.trace -e trace=write -e inject=write:$what:when=$k \
+	strace -qq -y -o /tmp/s.trace -e trace=write -e inject=write:$what:when=$k \
 		pvepin "$@" < /dev/null > /tmp/s.out 2>&1
 	INJ_RC=$?
 	# a write killed never gets its INJECTED line: strace then ends as
@@ -63,7 +77,7 @@ qemu_up() { # a QEMU for VM 100 as pve_start starts it, without hooks
 	wait_for 20 test -s /run/qemu-server/100.pid
 }
 sweep() { # PHASE KIND: k = 1.. until the phase runs past its last write
-	local ph=$1 kind=$2 k=1
+	local ph=$1 kind=$2 k=${FROM:-1}
 	while [ $k -le $MAX ]; do
 		case $ph in
 		pre-start)
@@ -82,14 +96,14 @@ sweep() { # PHASE KIND: k = 1.. until the phase runs past its last write
 			hook 100 post-start > /dev/null
 			kill -TERM "$(qemu_pid 100)"; wait "$QEMU_PID_100" 2>/dev/null
 			rmdir "$CG/qemu.slice/100.scope" 2>/dev/null
-			inj $kind $k 100 post-stop || { settle "$ph without a fault"; break; }
+			inj $kind $k 100 post-stop || { settle "$ph without a fault" || return 1; break; }
 			;;
 		esac
-		settle "$ph, $kind at write $k (rc=$INJ_RC)"
+		settle "$ph, $kind at write $k (rc=$INJ_RC)" || return 1
 		k=$((k + 1))
 	done
 	note "$ph: $((k - 1)) writes faulted with $kind"
-	check "$ph has writes to fault with $kind ($((k - 1)))" test $((k - 1)) -ge 3
+	[ -n "$FROM" ] || check "$ph has writes to fault with $kind ($((k - 1)))" test $((k - 1)) -ge 3
 	if [ -n "$CAPPED" ]; then
 		skip "$ph with $kind: capped at pvt.faultmax=$MAX, the writes after it not faulted"
 		pvepin restore 100 < /dev/null > /dev/null 2>&1
@@ -103,8 +117,8 @@ sweep() { # PHASE KIND: k = 1.. until the phase runs past its last write
 	fi
 	settle "$ph sweep with $kind done"
 }
-for kind in EIO KILL; do
-	for ph in pre-start post-start post-stop; do sweep $ph $kind; done
+for kind in ${KINDS:-EIO KILL}; do
+	for ph in ${PHASES:-pre-start post-start post-stop}; do sweep $ph $kind || break 2; done
 done
 snap_same "after the sweep: host as before" /tmp/s0
 pve_forget 100

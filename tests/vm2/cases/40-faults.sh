@@ -12,11 +12,17 @@ vm_conf $VMID
 systemctl start qemu.slice
 snap /tmp/x.before
 quiet_same() { host_snap > /tmp/.q; diff -q /tmp/x.before /tmp/.q > /dev/null; }
-settle() { # WHAT: the host back as before, waiting for the guard; else restore and say so
+# settle WHAT: the host back as before, waiting for the guard; else restore and say so. 1 when
+# even that restore cannot give the host back: every later k would only repeat the failure.
+settle() {
 	if wait_for 15 quiet_same; then pass "$1: host as before"; return; fi
 	snap_same "$1: host as before" /tmp/x.before
-	pvepin restore $VMID > /dev/null 2>&1
-	wait_for 5 quiet_same
+	journalctl -q --no-pager -t pvepin | tail -6 | sed 's/^/#   /'
+	pvepin restore $VMID > /tmp/x.out3 2>&1
+	wait_for 5 quiet_same && return
+	fail "$1: \`pvepin restore\` does not give the host back either: the sweep stops"
+	sed 's/^/#   | /' /tmp/x.out3
+	return 1
 }
 # inj PHASE-ARGS KIND K: run pvepin under strace with the k-th write faulted; 0 when the
 # fault was reached, 1 when the phase has fewer writes. EIO: strace marks the write INJECTED.
@@ -35,7 +41,7 @@ for kind in EIO KILL; do
 	k=1
 	while [ $k -le $MAX ]; do
 		inj "$VMID pre-start" $kind $k || break
-		settle "pre-start, $kind at write $k (rc=$INJ_RC)"
+		settle "pre-start, $kind at write $k (rc=$INJ_RC)" || break 2
 		k=$((k + 1))
 	done
 	note "pre-start: $((k - 1)) writes faulted with $kind"
@@ -57,7 +63,8 @@ for kind in EIO KILL; do
 		rc=$?
 		[ $reached = 0 ] || break
 		check "restore, $kind at write $k: the next restore exits 0 (rc=$rc)" test "$rc" = 0
-		settle "restore, $kind at write $k"
+		[ "$rc" = 0 ] || sed 's/^/#   | /' /tmp/x.out2
+		settle "restore, $kind at write $k" || break 2
 		k=$((k + 1))
 	done
 	note "restore: $((k - 1)) writes faulted with $kind"

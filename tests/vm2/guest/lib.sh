@@ -55,10 +55,10 @@ pci_drv() { local l; l=$(readlink "$D/driver" 2>/dev/null) && echo "${l##*/}" ||
 UNITS="-.slice init.scope system.slice user.slice qemu.slice"
 host_snap() {
 	hoststate
-	for u in $UNITS; do
-		echo "unit $u: $(systemctl show -p AllowedCPUs -p AllowedMemoryNodes -p StartupAllowedCPUs \
-			-p CPUWeight -p Delegate -p LoadState -- "$u" | tr '\n' ' ')"
-	done
+	# one systemctl for all units (one process, one bus connection: each costs a second under TCG)
+	systemctl show -p Id -p AllowedCPUs -p AllowedMemoryNodes -p StartupAllowedCPUs \
+		-p CPUWeight -p Delegate -p LoadState -- $UNITS |
+		awk 'BEGIN { RS = ""; FS = "\n" } { $1 = $1; print "unit: " $0 }'
 	echo "unit files: $(ls /run/systemd/transient/ /run/systemd/system.control/ 2>/dev/null | grep -v -e '^/' -e '^$' | tr '\n' ' ')"
 	echo "pvepin units: $(systemctl list-units --all --plain --no-legend 'pvepin*' '[0-9]*.scope' | awk '{print $1, $3, $4}' | tr '\n' ' ')"
 	# host.topology.{xml,key}: the topology kept for this boot on purpose (doc/DESIGN.md); a VM's
