@@ -99,16 +99,35 @@ int pv_cgroup_parent_effective(const char *cg, char *buf, size_t n, struct pv_er
 	return cg_read(parent, "cpuset.cpus.effective", buf, n, e);
 }
 
-int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
+/* cg's file, or dflt where the file does not exist: the controller is off
+ * there (systemd turns it off for a unit once nothing asks for it), which
+ * is what dflt says. */
+static int cg_read_or(const char *cg, const char *file, const char *dflt, char *buf, size_t n,
+		      struct pv_err *e)
 {
 	struct pv_err why = { 0 };
 
-	if (cg_read(cg, "cpuset.cpus.effective", buf, n, &why) == 0)
+	if (cg_read(cg, file, buf, n, &why) == 0)
 		return 0;
 	if (why.errnum != ENOENT)
 		return pv_err_pass(e, &why);
-	snprintf(buf, n, "%s", "");
+	snprintf(buf, n, "%s", dflt);
 	return 0;
+}
+
+int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	return cg_read_or(cg, "cpuset.cpus.effective", "", buf, n, e);
+}
+
+int pv_cgroup_cpus_or_inherit(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	return cg_read_or(cg, "cpuset.cpus", "", buf, n, e);
+}
+
+int pv_cgroup_partition_or_member(const char *cg, char *buf, size_t n, struct pv_err *e)
+{
+	return cg_read_or(cg, "cpuset.cpus.partition", "member", buf, n, e);
 }
 
 int pv_cgroup_partition(const char *cg, char *buf, size_t n, struct pv_err *e)

@@ -51,6 +51,12 @@ int pv_cgroup_effective(const char *cg, char *buf, size_t n, struct pv_err *e);
  * "isolated", or "root invalid (why)" when the kernel refused it. */
 int pv_cgroup_partition(const char *cg, char *buf, size_t n, struct pv_err *e);
 int pv_cgroup_set_partition(const char *cg, const char *val, struct pv_err *e);
+/* cpuset.cpus, "" (inherit: every CPU of the parent) when the file is
+ * absent, and cpuset.cpus.partition, "member" when absent: a cgroup
+ * without the cpuset controller (as systemd leaves a unit without
+ * AllowedCPUs=) has no CPUs of its own and is no partition. */
+int pv_cgroup_cpus_or_inherit(const char *cg, char *buf, size_t n, struct pv_err *e);
+int pv_cgroup_partition_or_member(const char *cg, char *buf, size_t n, struct pv_err *e);
 /* A partition in force: "root" or "isolated", not invalid. */
 bool pv_partition_valid(const char *val);
 /* Is "cpuset" in cg's cgroup.subtree_control? ("" = the root cgroup). */

@@ -181,20 +181,6 @@ int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg,
 	return pv_engine_save_ledger(en, e);
 }
 
-/* No cpuset.cpus (the controller is off there, as systemd leaves a unit
- * without AllowedCPUs=) reads as "": every CPU of the parent. */
-static int cpus_or_inherit(const char *cg, char *buf, size_t n, struct pv_err *e)
-{
-	struct pv_err why = { 0 };
-
-	if (pv_cgroup_cpus(cg, buf, n, &why) == 0)
-		return 0;
-	if (why.errnum != ENOENT)
-		return pv_err_pass(e, &why);
-	snprintf(buf, n, "%s", "");
-	return 0;
-}
-
 static int cpuset_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg,
 			struct pv_err *e)
 {
@@ -205,7 +191,7 @@ static int cpuset_apply(struct pv_engine *en, struct pv_jrec *r, const void *arg
 		return pv_fail(e, EINVAL, "bad cpuset target '%s'", r->target);
 	if (be->set(cg, r->nv, e) < 0)
 		return -1;
-	return cpus_or_inherit(cg, r->got, sizeof(r->got), e);
+	return pv_cgroup_cpus_or_inherit(cg, r->got, sizeof(r->got), e);
 }
 
 /* Write v back; the kernel refuses "" on a populated cgroup (ENOSPC), so
@@ -265,7 +251,7 @@ static int hand_over(struct pv_engine *en, const struct pv_cpuset_backend *be, c
 
 	if ((rc = others_host(en, orig, val, sizeof(val), e)) != 0)
 		return rc;
-	if (be->set(cg, val, e) < 0 || cpus_or_inherit(cg, got, sizeof(got), e) < 0)
+	if (be->set(cg, val, e) < 0 || pv_cgroup_cpus_or_inherit(cg, got, sizeof(got), e) < 0)
 		return -1;
 	if (pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
 	    pv_engine_save_ledger(en, e) < 0)
@@ -293,7 +279,7 @@ static int hand_over_partition(struct pv_engine *en, const struct pv_cpuset_back
 		return -1;
 	if (want && pv_partition_revive(cg, part, sizeof(part), e) < 0)
 		return -1;
-	if (cpus_or_inherit(cg, got, sizeof(got), e) < 0 ||
+	if (pv_cgroup_cpus_or_inherit(cg, got, sizeof(got), e) < 0 ||
 	    pv_ledger_share(en->led, r->kind, r->target, orig, got, e) < 0 ||
 	    pv_engine_save_ledger(en, e) < 0)
 		return -1;
@@ -310,11 +296,10 @@ static int hand_over_partition(struct pv_engine *en, const struct pv_cpuset_back
  * failed keeps these CPUs too, and the next restore does both in order. */
 static int partition_off(const char *cg, struct pv_err *e)
 {
-	struct pv_err why = { 0 };
 	char part[128];
 
-	if (pv_cgroup_partition(cg, part, sizeof(part), &why) < 0)
-		return why.errnum == ENOENT ? 0 : pv_err_pass(e, &why);
+	if (pv_cgroup_partition_or_member(cg, part, sizeof(part), e) < 0)
+		return -1;
 	if (!strncmp(part, "member", 6))
 		return 0;
 	return pv_fail(e, 0, "%s is still a cpuset partition ('%.64s'): its CPUs stay until it is "
@@ -339,7 +324,7 @@ static int cpuset_undo(struct pv_engine *en, const struct pv_jrec *r, char *note
 		snprintf(note, n, "cgroup is gone: nothing to restore");
 		return 0;
 	}
-	if (cpus_or_inherit(cg, cur, sizeof(cur), e) < 0)
+	if (pv_cgroup_cpus_or_inherit(cg, cur, sizeof(cur), e) < 0)
 		return -1;
 	snprintf(orig, sizeof(orig), "%s", sh ? sh->orig : r->old);
 	if ((cas = pv_step_cas(r, cur, sh ? sh->written : NULL, note, n)) == PV_CAS_ALREADY)

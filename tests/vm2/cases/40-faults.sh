@@ -11,19 +11,6 @@ MAX=$(sed -n 's/.*vm2\.faultmax=\([0-9]*\).*/\1/p' /proc/cmdline)
 vm_conf $VMID
 systemctl start qemu.slice
 snap /tmp/x.before
-quiet_same() { host_snap > /tmp/.q; diff -q /tmp/x.before /tmp/.q > /dev/null; }
-# settle WHAT: the host back as before, waiting for the guard; else restore and say so. 1 when
-# even that restore cannot give the host back: every later k would only repeat the failure.
-settle() {
-	if wait_for 15 quiet_same; then pass "$1: host as before"; return; fi
-	snap_same "$1: host as before" /tmp/x.before
-	journalctl -q --no-pager -t pvepin | tail -6 | sed 's/^/#   /'
-	pvepin restore $VMID > /tmp/x.out3 2>&1
-	wait_for 5 quiet_same && return
-	fail "$1: \`pvepin restore\` does not give the host back either: the sweep stops"
-	sed 's/^/#   | /' /tmp/x.out3
-	return 1
-}
 # inj PHASE-ARGS KIND K: run pvepin under strace with the k-th write faulted; 0 when the
 # fault was reached, 1 when the phase has fewer writes. EIO: strace marks the write INJECTED.
 # KILL: the tracee dies inside the write, so no INJECTED line is ever finished; strace then
@@ -41,7 +28,7 @@ for kind in EIO KILL; do
 	k=1
 	while [ $k -le $MAX ]; do
 		inj "$VMID pre-start" $kind $k || break
-		settle "pre-start, $kind at write $k (rc=$INJ_RC)" || break 2
+		settle /tmp/x.before 15 "pre-start, $kind at write $k (rc=$INJ_RC)" /tmp/x.out || break 2
 		k=$((k + 1))
 	done
 	note "pre-start: $((k - 1)) writes faulted with $kind"
@@ -53,7 +40,7 @@ for kind in EIO KILL; do
 		check "pre-start has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 5
 	fi
 	pvepin restore $VMID > /dev/null 2>&1
-	settle "pre-start without a fault, then restore"
+	settle /tmp/x.before 15 "pre-start without a fault, then restore" /tmp/x.out
 	# restore (post-stop's work) after a clean pre-start: then the next restore
 	k=1
 	while [ $k -le $MAX ]; do
@@ -64,7 +51,7 @@ for kind in EIO KILL; do
 		[ $reached = 0 ] || break
 		check "restore, $kind at write $k: the next restore exits 0 (rc=$rc)" test "$rc" = 0
 		[ "$rc" = 0 ] || sed 's/^/#   | /' /tmp/x.out2
-		settle "restore, $kind at write $k" || break 2
+		settle /tmp/x.before 15 "restore, $kind at write $k" /tmp/x.out || break 2
 		k=$((k + 1))
 	done
 	note "restore: $((k - 1)) writes faulted with $kind"
@@ -73,7 +60,7 @@ for kind in EIO KILL; do
 	else
 		check "restore has writes to fault ($((k - 1)))" test "$((k - 1))" -ge 3
 	fi
-	settle "restore without a fault"
+	settle /tmp/x.before 15 "restore without a fault" /tmp/x.out
 done
 snap_same "after the sweep: host as before" /tmp/x.before
 done_case

@@ -82,6 +82,26 @@ snap_same() {
 	return 1
 }
 
+# settle BEFORE SECONDS WHAT SAID: the host back as BEFORE within SECONDS of guest time (a guard
+# or agent giving it back); else say so, with pvepin's words (file SAID) and its journal, and
+# restore. 1 when even that restore cannot give the host back: every later k of a fault sweep
+# would only repeat the failure.
+settle() {
+	local before=$1 secs=$2 what=$3 said=$4
+	if wait_for "$secs" eval 'host_snap > /tmp/.settle; diff -q "$before" /tmp/.settle > /dev/null'; then
+		pass "$what: host as before"
+		return 0
+	fi
+	snap_same "$what: host as before" "$before"
+	sed 's/^/#   pvepin | /' "$said" 2>/dev/null | tail -5
+	journalctl -q --no-pager -t pvepin | tail -8 | sed 's/^/#   /'
+	pvepin restore $VMID > /tmp/.settle.out 2>&1
+	wait_for 10 eval 'host_snap > /tmp/.settle; diff -q "$before" /tmp/.settle > /dev/null' && return 0
+	fail "$what: \`pvepin restore\` does not give the host back either: the sweep stops"
+	sed 's/^/#   | /' /tmp/.settle.out
+	return 1
+}
+
 # A stand-in for pvedaemon: a long-running service whose process runs `qm`, so the hook runs
 # inside pvedaemon.service as on a PVE host (and its restart kills what the hook left there).
 pvedaemon_up() {
