@@ -140,7 +140,7 @@ vmcheck2: $(BUILD)/pvepin-test $(HELPER_BINS)
 
 # Faults at every write(2) of every phase, in both VM suites: EIO and SIGKILL at the k-th
 # write for every k, each followed by what PVE does next (tests/vm 76, tests/vm2 40 and 41).
-# About an hour under TCG on 2 CPUs, so not part of `make check`.
+# About 80 minutes under TCG on 2 CPUs, so not part of `make check`.
 faultcheck: $(BUILD)/pvepin-test $(HELPER_BINS)
 	rc=0; \
 	EXTRA_APPEND=pvt.sweep=1 TIMEOUT=7200 CASE_TIMEOUT=7000 PVEPIN=$(BUILD)/pvepin-test \
