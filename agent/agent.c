@@ -29,6 +29,7 @@
 #include "engine/threads.h"
 #include "agent/agent_int.h"
 #include "engine/journal.h"
+#include "engine/ledger.h"
 #include "vmctx/vmctx.h"
 
 enum { EV_SIG = 1, EV_PIDFD, EV_CN };
@@ -598,13 +599,32 @@ static void first_pass(struct pv_agent *a)
 	stat_write(a, "running");
 }
 
+/* The VM holds nothing any more: no ledger entry (post-stop gave the host
+ * back, and may have been killed before it stopped this agent). */
+static bool nothing_held(const struct pv_agent *a)
+{
+	struct pv_ledger led;
+	bool held;
+
+	if (pv_ledger_load(&led, NULL) < 0)
+		return false;
+	held = pv_ledger_vm(&led, a->vmid) != NULL;
+	pv_ledger_free(&led);
+	return !held;
+}
+
 static void end(struct pv_agent *a)
 {
+	/* an "exited" stat tells `status` the VM's changes lost their agent;
+	 * with nothing held there is nothing to tell (tests/vm2 41: post-stop
+	 * killed at its last write left the stat file for good) */
+	bool leave_none = a->gave_back || nothing_held(a);
+
 	if (a->why[0])
 		pv_agent_log(a, LOG_INFO, "agent ends: %s", a->why);
-	if (a->lockfd >= 0 && a->started && !a->gave_back)
+	if (a->lockfd >= 0 && a->started && !leave_none)
 		stat_write(a, "exited");
-	if (a->gave_back)
+	if (leave_none)
 		remove_stat(a);
 	pidfile_drop(a);
 	pv_cn_close(a->cn);
