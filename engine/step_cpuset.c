@@ -148,7 +148,6 @@ int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg,
 	const struct pv_cpuset_backend *be;
 	struct pv_jrec r = { .kind = kind };
 	char cur[PV_JVAL] = "";
-	struct pv_err why = { 0 };
 	int rc;
 
 	if (!pv_cgroup_name_ok(cg))
@@ -162,8 +161,8 @@ int pv_engine_cpus(struct pv_engine *en, enum pv_step_kind kind, const char *cg,
 	if (be == &pv_cpuset_cgroupfs && enable_ancestors(en, cg, e) < 0)
 		return -1;
 	/* no cpuset.cpus yet (systemd enables the controller when asked) = "" */
-	if (pv_cgroup_cpus(cg, cur, sizeof(cur), &why) < 0 && why.errnum != ENOENT)
-		return pv_err_pass(e, &why);
+	if (pv_cgroup_cpus_or_inherit(cg, cur, sizeof(cur), e) < 0)
+		return -1;
 	if (pv_cpus_equal(cur, cpus))
 		return 0;
 	if (be->get(cg, r.old, sizeof(r.old), e) < 0)
